@@ -1,0 +1,68 @@
+# The README's commands. Each does its own set-up on a fresh Debian/Ubuntu machine:
+# system packages (apt), a virtual environment in .venv, covekit installed editable
+# with its dev extra. A second run only rebuilds what changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+SYSTEM_STAMP := $(VENV)/.system-ok
+BUILD_STAMP  := $(VENV)/.covekit-installed
+NATIVE_SOURCES := $(shell find cpp cmake -type f 2>/dev/null) CMakeLists.txt pyproject.toml
+
+# Shared test data beside the checkout (CI has it); tests skip what they cannot find.
+export COVEKIT_TEST_DATA ?= $(abspath ../shared/data)
+ifneq ($(wildcard $(COVEKIT_TEST_DATA)/tokenizers),)
+export COVEKIT_TOKENIZER_DIR ?= $(COVEKIT_TEST_DATA)/tokenizers
+endif
+
+CTEST_ENV := COVEKIT_TEST_DATA=$(COVEKIT_TEST_DATA)
+CMAKE := $(BIN)/cmake
+JOBS  ?= 2
+
+.PHONY: demo test test-cpp test-python bench lint clean setup
+
+demo: $(BUILD_STAMP)
+	$(BIN)/covekit demo
+
+test: test-cpp test-python
+
+setup: $(BUILD_STAMP)
+
+$(SYSTEM_STAMP):
+	PYTHON=$(PYTHON) bash tools/bootstrap-system.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.18" ninja
+	touch $@
+
+$(BUILD_STAMP): $(SYSTEM_STAMP) $(NATIVE_SOURCES)
+	$(PY) -m pip install -q --no-build-isolation -e ".[dev]"
+	touch $@
+
+test-python: $(BUILD_STAMP)
+	$(PY) -m pytest
+
+# The C++ tests, twice: an optimized build, and one under AddressSanitizer + UBSan.
+test-cpp: $(SYSTEM_STAMP)
+	$(CMAKE) -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON -Wno-dev >/dev/null
+	$(CMAKE) --build build/cpp -j $(JOBS)
+	$(CTEST_ENV) $(BIN)/ctest --test-dir build/cpp --output-on-failure -j $(JOBS)
+	$(CMAKE) -S . -B build/cpp-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON \
+	    -DCOVEKIT_SANITIZE=address,undefined -Wno-dev >/dev/null
+	$(CMAKE) --build build/cpp-asan -j $(JOBS)
+	$(CTEST_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(BIN)/ctest --test-dir build/cpp-asan --output-on-failure -j $(JOBS)
+
+bench: $(BUILD_STAMP)
+	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
+	$(PY) -m pytest tests/benchmarks -p no:cacheprovider --benchmark-enable -s -q
+
+lint: $(BUILD_STAMP)
+	$(BIN)/ruff check python tests
+	$(BIN)/mypy
+	$(PY) -m mypy.stubtest covekit._core --allowlist .stubtest-allowlist
+
+clean:
+	rm -rf build .venv

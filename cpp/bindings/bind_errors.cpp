@@ -1,0 +1,82 @@
+// Maps the core's C++ exceptions to Python classes. Each class that stands for a bad
+// argument also derives from ValueError, so `except ValueError` keeps working.
+#include <exception>
+
+#include "common.hpp"
+#include "covekit/errors.hpp"
+
+namespace covekit::bindings {
+
+namespace {
+
+// Exception classes, created once at import and kept for the life of the process
+// (a Python module's classes live as long as the interpreter).
+struct ErrorClasses {
+  PyObject* base = nullptr;
+  PyObject* invalid_input = nullptr;
+  PyObject* invalid_utf8 = nullptr;
+  PyObject* tokenizer = nullptr;
+  PyObject* file_corrupt = nullptr;
+  PyObject* disallowed = nullptr;
+  PyObject* invalid_id = nullptr;
+};
+
+ErrorClasses& classes() {
+  static ErrorClasses c;  // written once during module init, read-only afterwards
+  return c;
+}
+
+PyObject* make(py::module_& m, const char* name, const char* doc, std::initializer_list<PyObject*> bases) {
+  py::tuple b(bases.size());
+  std::size_t i = 0;
+  for (PyObject* base : bases) b[i++] = py::reinterpret_borrow<py::object>(base);
+  const std::string qual = std::string("covekit.errors.") + name;
+  PyObject* cls = PyErr_NewExceptionWithDoc(qual.c_str(), doc, b.ptr(), nullptr);
+  if (!cls) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_borrow<py::object>(cls));
+  return cls;
+}
+
+}  // namespace
+
+void register_errors(py::module_& m) {
+  ErrorClasses& c = classes();
+  c.base = make(m, "CovekitError", "Base class of every error covekit raises.", {PyExc_Exception});
+  c.invalid_input = make(m, "InvalidInput", "A bad argument; the message says what to pass instead.",
+                         {c.base, PyExc_ValueError});
+  c.invalid_utf8 = make(m, "InvalidUtf8", "Bytes that are not valid UTF-8 where text is required.",
+                        {c.invalid_input});
+  c.tokenizer = make(m, "TokenizerError", "Base class of tokenizer errors.", {c.base});
+  c.file_corrupt = make(m, "TokenizerFileCorrupt",
+                        "A vocabulary file that is malformed, truncated or fails its checksum.",
+                        {c.tokenizer, PyExc_ValueError});
+  c.disallowed = make(m, "DisallowedSpecialToken",
+                      "The text holds a special token's text that the call did not allow.",
+                      {c.tokenizer, PyExc_ValueError});
+  c.invalid_id = make(m, "InvalidTokenId", "A token id that is not in the vocabulary.",
+                      {c.tokenizer, PyExc_ValueError});
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    if (!p) return;
+    const ErrorClasses& k = classes();
+    try {
+      std::rethrow_exception(p);
+    } catch (const InvalidUtf8& e) {
+      PyErr_SetString(k.invalid_utf8, e.what());
+    } catch (const InvalidInput& e) {
+      PyErr_SetString(k.invalid_input, e.what());
+    } catch (const TokenizerFileCorrupt& e) {
+      PyErr_SetString(k.file_corrupt, e.what());
+    } catch (const DisallowedSpecialToken& e) {
+      PyErr_SetString(k.disallowed, e.what());
+    } catch (const InvalidTokenId& e) {
+      PyErr_SetString(k.invalid_id, e.what());
+    } catch (const TokenizerError& e) {
+      PyErr_SetString(k.tokenizer, e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(k.base, e.what());
+    }
+  });
+}
+
+}  // namespace covekit::bindings

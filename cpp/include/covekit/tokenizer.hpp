@@ -1,0 +1,146 @@
+// Byte-level BPE tokenizer that gives exactly tiktoken's token ids.
+//
+// Merging follows tiktoken's rule: repeatedly merge the adjacent pair whose
+// concatenated bytes have the lowest rank (leftmost on ties), after first emitting a
+// whole piece that is itself a token. Pair ranks are precomputed into a table keyed by
+// the two token ids (exact, since a token's bytes determine it), and long pieces merge
+// with a heap in O(n log n) instead of O(n^2).
+//
+// Thread safety: a Tokenizer is immutable after construction; every const method is
+// safe to call from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "covekit/pretokenize.hpp"
+
+namespace covekit {
+
+using Rank = uint32_t;
+inline constexpr Rank kNoRank = UINT32_MAX;
+
+// Parses the text of a `.tiktoken` file ("base64 rank" per line) into (bytes, rank)
+// pairs. Throws TokenizerFileCorrupt naming the line for malformed content.
+[[nodiscard]] std::vector<std::pair<std::string, Rank>> parse_tiktoken_bpe(std::string_view data);
+
+// What encode does with the text of each special token.
+enum class SpecialAction : uint8_t {
+  kOrdinary,    // encode the text as ordinary text
+  kAllowed,     // emit the special token
+  kDisallowed,  // throw DisallowedSpecialToken
+};
+
+// One action per special token, in the order of Tokenizer::special_tokens().
+struct SpecialPolicy {
+  std::vector<SpecialAction> actions;
+  bool any_allowed = false;
+  bool any_disallowed = false;
+};
+
+class Tokenizer {
+ public:
+  Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
+            std::vector<std::pair<std::string, Rank>> special_tokens, pretokenize::Pattern pattern,
+            std::string name = "custom");
+  Tokenizer(const Tokenizer&) = delete;  // holds views into its own special-token strings
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] pretokenize::Pattern pattern() const noexcept { return pattern_; }
+  [[nodiscard]] std::size_t mergeable_count() const noexcept { return mergeable_count_; }
+  [[nodiscard]] Rank max_token_value() const noexcept { return max_token_; }
+  [[nodiscard]] const std::vector<std::pair<std::string, Rank>>& special_tokens() const noexcept {
+    return specials_;
+  }
+
+  // Policies. `ordinary()` treats special-token text as text; `policy()` builds one
+  // from the special tokens' indices in special_tokens().
+  [[nodiscard]] SpecialPolicy ordinary_policy() const;
+
+  // Encoding. `text` must be valid UTF-8 (callers validate untrusted bytes with
+  // utf8::validate). Results are appended to `out`.
+  void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
+  void encode(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out) const;
+  [[nodiscard]] std::size_t count_ordinary(std::string_view text) const;
+  [[nodiscard]] std::size_t count(std::string_view text, const SpecialPolicy& policy) const;
+
+  // Byte offset at which each token of encode(text, policy) starts.
+  void encode_with_byte_offsets(std::string_view text, const SpecialPolicy& policy,
+                                std::vector<Rank>& out, std::vector<std::size_t>& starts) const;
+
+  // Byte length of the longest prefix of `text` that ends on a token boundary and on a
+  // character boundary and encodes, on its own, to at most `max_tokens` tokens.
+  [[nodiscard]] std::size_t truncate_bytes(std::string_view text, std::size_t max_tokens,
+                                           const SpecialPolicy& policy) const;
+
+  // Decoding. Throws InvalidTokenId for ids that are not tokens.
+  void decode_bytes(std::span<const Rank> tokens, std::string& out) const;
+  [[nodiscard]] std::string_view token_bytes(Rank token) const;  // throws InvalidTokenId
+  [[nodiscard]] bool is_token(Rank token) const noexcept;
+  [[nodiscard]] bool is_special(Rank token) const noexcept;
+
+  // Rank of exactly these bytes as one mergeable token, or kNoRank.
+  [[nodiscard]] Rank lookup(std::string_view bytes) const noexcept;
+
+  // BPE of one piece (exposed for tests and for callers that split text themselves).
+  void encode_piece(std::string_view piece, std::vector<Rank>& out) const;
+  [[nodiscard]] std::size_t count_piece(std::string_view piece) const;
+
+  // Approximate heap memory held by the tables, in bytes.
+  [[nodiscard]] std::size_t memory_bytes() const noexcept;
+
+ private:
+  struct ByteSlot {
+    uint32_t tag;   // upper bits of the hash
+    Rank rank;      // kNoRank when empty
+  };
+  struct PairSlot {
+    uint64_t key;   // (left << 32) | right; UINT64_MAX when empty
+    Rank merged;
+  };
+  struct SpecialMatch {
+    std::size_t pos;
+    std::size_t len;
+    std::size_t index;  // into specials_
+  };
+
+  [[nodiscard]] Rank pair_rank(Rank left, Rank right) const noexcept;
+  template <class Sink>
+  void bpe(std::string_view piece, Sink&& sink) const;
+  template <class Sink>
+  void bpe_heap(std::string_view piece, Sink&& sink) const;
+  template <class Sink>
+  void run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const;
+  [[nodiscard]] bool find_special(std::string_view text, std::size_t from, const SpecialPolicy& policy,
+                                  bool want_disallowed, SpecialMatch& m) const noexcept;
+  [[noreturn]] void throw_disallowed(const std::string& token) const;
+
+  std::string name_;
+  pretokenize::Pattern pattern_;
+  std::size_t mergeable_count_ = 0;
+  Rank max_token_ = 0;
+
+  std::string blob_;                 // bytes of every mergeable token, by rank
+  std::vector<uint32_t> offsets_;    // token r is blob_[offsets_[r], offsets_[r+1]); size max+2
+  std::vector<uint8_t> present_;     // 1 for mergeable ranks, 2 for special ids
+  std::vector<ByteSlot> byte_table_;
+  uint64_t byte_mask_ = 0;
+  std::vector<PairSlot> pair_table_;
+  uint64_t pair_mask_ = 0;
+  Rank byte_rank_[256];
+
+  std::vector<std::pair<std::string, Rank>> specials_;
+  std::unordered_map<std::string_view, std::size_t> special_by_text_;  // -> index in specials_
+  std::unordered_map<Rank, std::size_t> special_by_id_;
+  std::vector<std::size_t> special_lengths_;  // distinct lengths, longest first
+  uint64_t special_first_bytes_[4] = {0, 0, 0, 0};  // bitset of first bytes
+};
+
+}  // namespace covekit

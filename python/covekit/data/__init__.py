@@ -1,0 +1,1 @@
+"""Encoding data: the registry of encodings and the loading of their vocabulary files."""

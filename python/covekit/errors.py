@@ -1,0 +1,63 @@
+"""Exceptions raised by covekit.
+
+Every error covekit raises derives from :class:`CovekitError`. Errors caused by a
+bad argument also derive from :class:`ValueError` (and, where tiktoken raised a
+``KeyError`` for the same mistake, from :class:`KeyError`), so code written
+against the standard exceptions keeps working.
+
+The classes raised from native code are defined in :mod:`covekit._core` and
+re-exported here; ``covekit.errors`` is the one place to import them from.
+
+>>> import covekit
+>>> from covekit.errors import CovekitError, DisallowedSpecialToken
+>>> enc = covekit.get_tokenizer("cl100k_base")
+>>> try:
+...     enc.encode("<|endoftext|>")
+... except DisallowedSpecialToken as exc:
+...     print(type(exc).__name__, isinstance(exc, ValueError), isinstance(exc, CovekitError))
+DisallowedSpecialToken True True
+"""
+
+from __future__ import annotations
+
+from covekit._core import (
+    CovekitError as CovekitError,
+    DisallowedSpecialToken as DisallowedSpecialToken,
+    InvalidInput as InvalidInput,
+    InvalidTokenId as InvalidTokenId,
+    InvalidUtf8 as InvalidUtf8,
+    TokenizerError as TokenizerError,
+    TokenizerFileCorrupt as TokenizerFileCorrupt,
+)
+
+
+class TokenizerDataMissing(TokenizerError, FileNotFoundError):
+    """An encoding's data file is nowhere to be found and could not be downloaded.
+
+    The message names the file, every place that was searched, and how to provide it.
+    """
+
+
+class UnknownEncoding(TokenizerError, ValueError):
+    """No encoding is registered under this name."""
+
+
+class UnknownModel(TokenizerError, KeyError, ValueError):
+    """No encoding is known for this model name (tiktoken raises ``KeyError`` here)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+__all__ = [
+    "CovekitError",
+    "DisallowedSpecialToken",
+    "InvalidInput",
+    "InvalidTokenId",
+    "InvalidUtf8",
+    "TokenizerDataMissing",
+    "TokenizerError",
+    "TokenizerFileCorrupt",
+    "UnknownEncoding",
+    "UnknownModel",
+]
