@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <queue>
 #include <string>
 
@@ -16,7 +17,7 @@ namespace covekit {
 
 namespace {
 
-constexpr std::size_t kHeapThreshold = 128;  // pieces longer than this merge with a heap
+constexpr std::size_t kHeapThreshold = 64;  // pieces longer than this merge with a heap
 
 int base64_value(unsigned char c) noexcept {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -70,6 +71,15 @@ std::string printable(std::string_view s) {
   return r;
 }
 
+inline uint64_t load_head(std::string_view s) noexcept {
+  uint64_t v = 0;
+  std::memcpy(&v, s.data(), s.size() < 8 ? s.size() : 8);
+  return v;
+}
+
+constexpr unsigned kPackBits = 21;
+constexpr uint64_t kPackMask = (uint64_t{1} << kPackBits) - 1;
+
 inline uint64_t pair_hash(uint64_t key) noexcept {
   key ^= key >> 29;
   key *= 0xBF58476D1CE4E5B9ULL;
@@ -78,6 +88,68 @@ inline uint64_t pair_hash(uint64_t key) noexcept {
 }
 
 }  // namespace
+
+// Per-call memo of piece -> tokens, for texts long enough that pieces repeat. It lives
+// for one encode call only (no shared state) and points into that call's text.
+class Tokenizer::PieceCache {
+ public:
+  struct Slot {
+    uint64_t hash;
+    const char* data;
+    uint32_t size;
+    uint32_t offset;
+    uint32_t count;
+  };
+  static constexpr std::size_t kMinText = 4096;        // below this, no cache
+  static constexpr std::size_t kMaxPiece = 64;         // longer pieces are not memoized
+  static constexpr std::size_t kMaxArena = 1u << 22;   // tokens held before a reset
+
+  explicit PieceCache(std::size_t text_size) {
+    const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 15));
+    slots_.assign(cap, Slot{0, nullptr, 0, 0, 0});
+    mask_ = cap - 1;
+    arena_.reserve(cap * 2);
+  }
+  [[nodiscard]] const Slot* find(std::string_view piece, uint64_t h) const noexcept {
+    const Slot& s = slots_[h & mask_];
+    if (s.data != nullptr && s.hash == h && s.size == piece.size() &&
+        std::memcmp(s.data, piece.data(), piece.size()) == 0)
+      return &s;
+    return nullptr;
+  }
+  [[nodiscard]] const Rank* tokens(const Slot& s) const noexcept { return arena_.data() + s.offset; }
+  void put(std::string_view piece, uint64_t h, const Rank* toks, std::size_t n) {
+    if (piece.size() > kMaxPiece) return;
+    if (arena_.size() + n > kMaxArena) {
+      arena_.clear();
+      std::fill(slots_.begin(), slots_.end(), Slot{0, nullptr, 0, 0, 0});
+    }
+    slots_[h & mask_] = Slot{h, piece.data(), static_cast<uint32_t>(piece.size()),
+                             static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(n)};
+    arena_.insert(arena_.end(), toks, toks + n);
+  }
+
+ private:
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  std::vector<Rank> arena_;
+};
+
+// Scratch space of one encode call: the piece memo and the heap merger's buffers.
+struct Tokenizer::Workspace {
+  struct Entry {
+    Rank rank;
+    uint32_t node;
+    uint32_t ver_left;
+    uint32_t ver_right;
+    // std::priority_queue is a max-heap: "greater" means lower priority.
+    bool operator<(const Entry& o) const noexcept { return rank != o.rank ? rank > o.rank : node > o.node; }
+  };
+  std::optional<PieceCache> cache;
+  std::vector<Rank> tok;
+  std::vector<uint32_t> prev, next, ver;
+  std::vector<Entry> heap;
+};
 
 std::vector<std::pair<std::string, Rank>> parse_tiktoken_bpe(std::string_view data) {
   std::vector<std::pair<std::string, Rank>> out;
@@ -166,18 +238,18 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
 
   // Bytes -> rank, open addressing.
   std::size_t cap = std::bit_ceil(mergeable_count_ * 2 + 16);
-  byte_table_.assign(cap, ByteSlot{0, kNoRank});
+  byte_table_.assign(cap, ByteSlot{0, kNoRank, 0});
   byte_mask_ = cap - 1;
   for (const auto& [bytes, rank] : mergeable_ranks) {
     const uint64_t h = XXH3_64bits(bytes.data(), bytes.size());
-    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    const uint64_t head = load_head(bytes);
     for (uint64_t i = h & byte_mask_;; i = (i + 1) & byte_mask_) {
       ByteSlot& s = byte_table_[i];
       if (s.rank == kNoRank) {
-        s = {tag, rank};
+        s = {head, rank, static_cast<uint32_t>(bytes.size())};
         break;
       }
-      if (s.tag == tag && token_bytes(s.rank) == std::string_view(bytes))
+      if (s.head == head && token_bytes(s.rank) == std::string_view(bytes))
         throw TokenizerFileCorrupt("the token '" + printable(bytes) + "' appears twice (ranks " +
                                    std::to_string(s.rank) + " and " + std::to_string(rank) +
                                    "); the file is corrupt");
@@ -207,17 +279,34 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
       pairs.emplace_back((uint64_t{a} << 32) | b, rank);
     }
   }
-  cap = std::bit_ceil(pairs.size() * 2 + 16);
-  pair_table_.assign(cap, PairSlot{UINT64_MAX, kNoRank});
+  cap = std::bit_ceil(pairs.size() + pairs.size() / 2 + 16);
   pair_mask_ = cap - 1;
-  for (const auto& [key, merged] : pairs) {
-    for (uint64_t i = pair_hash(key) & pair_mask_;; i = (i + 1) & pair_mask_) {
-      if (pair_table_[i].key == UINT64_MAX) {
-        pair_table_[i] = {key, merged};
-        break;
+  if (max_rank <= kPackMask - 1) {
+    pair_packed_.assign(cap, UINT64_MAX);
+    for (const auto& [key, merged] : pairs) {
+      const uint64_t k = (key >> 32) | ((key & 0xFFFFFFFFu) << kPackBits);
+      for (uint64_t i = pair_hash(k) & pair_mask_;; i = (i + 1) & pair_mask_) {
+        if (pair_packed_[i] == UINT64_MAX) {
+          pair_packed_[i] = k | (uint64_t{merged} << (2 * kPackBits));
+          break;
+        }
+      }
+    }
+  } else {
+    pair_table_.assign(cap, PairSlot{UINT64_MAX, kNoRank});
+    for (const auto& [key, merged] : pairs) {
+      for (uint64_t i = pair_hash(key) & pair_mask_;; i = (i + 1) & pair_mask_) {
+        if (pair_table_[i].key == UINT64_MAX) {
+          pair_table_[i] = {key, merged};
+          break;
+        }
       }
     }
   }
+
+  byte_pair_.resize(256 * 256);
+  for (std::size_t a = 0; a < 256; ++a)
+    for (std::size_t b = 0; b < 256; ++b) byte_pair_[(a << 8) | b] = pair_rank(byte_rank_[a], byte_rank_[b]);
 
   // Special tokens.
   for (std::size_t k = 0; k < specials_.size(); ++k) {
@@ -237,20 +326,30 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
 }
 
 Rank Tokenizer::lookup(std::string_view bytes) const noexcept {
-  const uint64_t h = XXH3_64bits(bytes.data(), bytes.size());
-  const uint32_t tag = static_cast<uint32_t>(h >> 32);
+  return lookup_hashed(bytes, XXH3_64bits(bytes.data(), bytes.size()));
+}
+
+inline Rank Tokenizer::lookup_hashed(std::string_view bytes, uint64_t h) const noexcept {
+  const uint64_t head = load_head(bytes);
+  const std::size_t n = bytes.size();
   for (uint64_t i = h & byte_mask_;; i = (i + 1) & byte_mask_) {
     const ByteSlot& s = byte_table_[i];
     if (s.rank == kNoRank) return kNoRank;
-    if (s.tag == tag) {
-      const uint32_t off = offsets_[s.rank];
-      const uint32_t len = offsets_[s.rank + 1] - off;
-      if (len == bytes.size() && std::memcmp(blob_.data() + off, bytes.data(), len) == 0) return s.rank;
+    if (s.head == head && s.size == n) {
+      if (n <= 8 || std::memcmp(blob_.data() + offsets_[s.rank] + 8, bytes.data() + 8, n - 8) == 0) return s.rank;
     }
   }
 }
 
-Rank Tokenizer::pair_rank(Rank left, Rank right) const noexcept {
+inline Rank Tokenizer::pair_rank(Rank left, Rank right) const noexcept {
+  if (!pair_packed_.empty()) [[likely]] {
+    const uint64_t k = uint64_t{left} | (uint64_t{right} << kPackBits);
+    for (uint64_t i = pair_hash(k) & pair_mask_;; i = (i + 1) & pair_mask_) {
+      const uint64_t s = pair_packed_[i];
+      if ((s & ((uint64_t{1} << (2 * kPackBits)) - 1)) == k) return static_cast<Rank>(s >> (2 * kPackBits));
+      if (s == UINT64_MAX) return kNoRank;
+    }
+  }
   const uint64_t key = (uint64_t{left} << 32) | right;
   for (uint64_t i = pair_hash(key) & pair_mask_;; i = (i + 1) & pair_mask_) {
     const PairSlot& s = pair_table_[i];
@@ -279,26 +378,35 @@ std::string_view Tokenizer::token_bytes(Rank token) const {
 }
 
 template <class Sink>
-void Tokenizer::bpe(std::string_view piece, Sink&& sink) const {
+void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
+  PieceCache* cache = ws.cache ? &*ws.cache : nullptr;
   const std::size_t n = piece.size();
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
   if (n == 1) {
     sink(byte_rank_[p[0]]);
     return;
   }
-  if (const Rank whole = lookup(piece); whole != kNoRank) {
+  const uint64_t h = XXH3_64bits(piece.data(), n);
+  if (cache) {
+    if (const PieceCache::Slot* s = cache->find(piece, h)) {
+      const Rank* t = cache->tokens(*s);
+      for (uint32_t k = 0; k < s->count; ++k) sink(t[k]);
+      return;
+    }
+  }
+  if (const Rank whole = lookup_hashed(piece, h); whole != kNoRank) {
     sink(whole);
     return;
   }
   if (n > kHeapThreshold) {
-    bpe_heap(piece, sink);
+    bpe_heap(piece, sink, ws);
     return;
   }
   Rank tok[kHeapThreshold];
   Rank pr[kHeapThreshold];
   std::size_t m = n;
   for (std::size_t i = 0; i < n; ++i) tok[i] = byte_rank_[p[i]];
-  for (std::size_t i = 0; i + 1 < n; ++i) pr[i] = pair_rank(tok[i], tok[i + 1]);
+  for (std::size_t i = 0; i + 1 < n; ++i) pr[i] = byte_pair_[(std::size_t{p[i]} << 8) | p[i + 1]];
   while (m > 1) {
     Rank best = kNoRank;
     std::size_t at = 0;
@@ -320,47 +428,62 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink) const {
     if (at > 0) pr[at - 1] = pair_rank(tok[at - 1], tok[at]);
   }
   for (std::size_t i = 0; i < m; ++i) sink(tok[i]);
+  if (cache) cache->put(piece, h, tok, m);
 }
 
 template <class Sink>
-void Tokenizer::bpe_heap(std::string_view piece, Sink&& sink) const {
+void Tokenizer::bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) const {
+  // Doubly linked parts; a min-heap of candidate merges ordered by (rank, position).
+  // An entry is stale when either part changed since it was pushed (versions).
   const std::size_t n = piece.size();
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
   constexpr uint32_t kEnd = UINT32_MAX;
-  std::vector<Rank> tok(n);
-  std::vector<uint32_t> prev(n), next(n);
-  std::vector<uint8_t> alive(n, 1);
+  auto& tok = ws.tok;
+  auto& prev = ws.prev;
+  auto& next = ws.next;
+  auto& ver = ws.ver;
+  tok.resize(n);
+  prev.resize(n);
+  next.resize(n);
+  ver.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
     tok[i] = byte_rank_[p[i]];
     prev[i] = i == 0 ? kEnd : static_cast<uint32_t>(i - 1);
     next[i] = i + 1 == n ? kEnd : static_cast<uint32_t>(i + 1);
   }
-  // Min-heap of (rank << 32 | node): lowest rank first, leftmost node on ties.
-  std::vector<uint64_t> heap;
-  heap.reserve(n);
+  auto& heap = ws.heap;
+  heap.clear();
   for (std::size_t i = 0; i + 1 < n; ++i) {
-    const Rank r = pair_rank(tok[i], tok[i + 1]);
-    if (r != kNoRank) heap.push_back((uint64_t{r} << 32) | i);
+    const Rank r = byte_pair_[(std::size_t{p[i]} << 8) | p[i + 1]];
+    if (r != kNoRank) heap.push_back({r, static_cast<uint32_t>(i), 0, 0});
   }
-  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> q(std::greater<>{}, std::move(heap));
-  while (!q.empty()) {
-    const uint64_t e = q.top();
-    q.pop();
-    const Rank r = static_cast<Rank>(e >> 32);
-    const auto k = static_cast<uint32_t>(e & 0xFFFFFFFFu);
-    if (!alive[k] || next[k] == kEnd || pair_rank(tok[k], tok[next[k]]) != r) continue;  // stale
+  std::make_heap(heap.begin(), heap.end());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end());
+    const Workspace::Entry e = heap.back();
+    heap.pop_back();
+    const uint32_t k = e.node;
     const uint32_t j = next[k];
-    tok[k] = r;
-    alive[j] = 0;
+    if (j == kEnd || ver[k] != e.ver_left || ver[j] != e.ver_right) continue;  // stale
+    tok[k] = e.rank;
+    ++ver[k];
+    ++ver[j];  // j is gone
     next[k] = next[j];
     if (next[j] != kEnd) prev[next[j]] = k;
     if (next[k] != kEnd) {
       const Rank rr = pair_rank(tok[k], tok[next[k]]);
-      if (rr != kNoRank) q.push((uint64_t{rr} << 32) | k);
+      if (rr != kNoRank) {
+        heap.push_back({rr, k, ver[k], ver[next[k]]});
+        std::push_heap(heap.begin(), heap.end());
+      }
     }
     if (prev[k] != kEnd) {
-      const Rank rl = pair_rank(tok[prev[k]], tok[k]);
-      if (rl != kNoRank) q.push((uint64_t{rl} << 32) | prev[k]);
+      const uint32_t l = prev[k];
+      const Rank rl = pair_rank(tok[l], tok[k]);
+      if (rl != kNoRank) {
+        heap.push_back({rl, l, ver[l], ver[k]});
+        std::push_heap(heap.begin(), heap.end());
+      }
     }
   }
   for (uint32_t k = 0; k != kEnd; k = next[k]) sink(tok[k]);
@@ -403,8 +526,10 @@ SpecialPolicy Tokenizer::ordinary_policy() const {
 
 template <class Sink>
 void Tokenizer::run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const {
+  Workspace ws;
+  if (text.size() >= PieceCache::kMinText) ws.cache.emplace(text.size());
   auto ordinary = [&](std::string_view segment) {
-    pretokenize::split(pattern_, segment, [&](std::string_view piece) { bpe(piece, sink); });
+    pretokenize::split(pattern_, segment, [&](std::string_view piece) { bpe(piece, sink, ws); });
   };
   if (policy == nullptr || (!policy->any_allowed && !policy->any_disallowed)) {
     ordinary(text);
@@ -451,12 +576,14 @@ std::size_t Tokenizer::count(std::string_view text, const SpecialPolicy& policy)
 
 void Tokenizer::encode_piece(std::string_view piece, std::vector<Rank>& out) const {
   if (piece.empty()) return;
-  bpe(piece, [&](Rank r) { out.push_back(r); });
+  Workspace ws;
+  bpe(piece, [&](Rank r) { out.push_back(r); }, ws);
 }
 
 std::size_t Tokenizer::count_piece(std::string_view piece) const {
   std::size_t c = 0;
-  if (!piece.empty()) bpe(piece, [&](Rank) { ++c; });
+  Workspace ws;
+  if (!piece.empty()) bpe(piece, [&](Rank) { ++c; }, ws);
   return c;
 }
 
@@ -507,7 +634,8 @@ void Tokenizer::decode_bytes(std::span<const Rank> tokens, std::string& out) con
 
 std::size_t Tokenizer::memory_bytes() const noexcept {
   std::size_t s = blob_.capacity() + offsets_.capacity() * sizeof(uint32_t) + present_.capacity() +
-                  byte_table_.capacity() * sizeof(ByteSlot) + pair_table_.capacity() * sizeof(PairSlot);
+                  byte_table_.capacity() * sizeof(ByteSlot) + byte_pair_.capacity() * sizeof(Rank) + pair_table_.capacity() * sizeof(PairSlot) +
+                  pair_packed_.capacity() * sizeof(uint64_t);
   for (const auto& [text, id] : specials_) s += text.capacity() + sizeof(id);
   return s;
 }

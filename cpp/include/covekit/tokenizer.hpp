@@ -98,8 +98,9 @@ class Tokenizer {
 
  private:
   struct ByteSlot {
-    uint32_t tag;   // upper bits of the hash
+    uint64_t head;  // the token's first (up to) 8 bytes, zero padded
     Rank rank;      // kNoRank when empty
+    uint32_t size;  // the token's length in bytes
   };
   struct PairSlot {
     uint64_t key;   // (left << 32) | right; UINT64_MAX when empty
@@ -111,11 +112,14 @@ class Tokenizer {
     std::size_t index;  // into specials_
   };
 
+  class PieceCache;
+  struct Workspace;
   [[nodiscard]] Rank pair_rank(Rank left, Rank right) const noexcept;
+  [[nodiscard]] Rank lookup_hashed(std::string_view bytes, uint64_t hash) const noexcept;
   template <class Sink>
-  void bpe(std::string_view piece, Sink&& sink) const;
+  void bpe(std::string_view piece, Sink&& sink, Workspace& ws) const;
   template <class Sink>
-  void bpe_heap(std::string_view piece, Sink&& sink) const;
+  void bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) const;
   template <class Sink>
   void run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const;
   [[nodiscard]] bool find_special(std::string_view text, std::size_t from, const SpecialPolicy& policy,
@@ -132,9 +136,11 @@ class Tokenizer {
   std::vector<uint8_t> present_;     // 1 for mergeable ranks, 2 for special ids
   std::vector<ByteSlot> byte_table_;
   uint64_t byte_mask_ = 0;
-  std::vector<PairSlot> pair_table_;
+  std::vector<PairSlot> pair_table_;  // used when ranks need more than 21 bits
+  std::vector<uint64_t> pair_packed_;  // left | right << 21 | merged << 42, when they fit
   uint64_t pair_mask_ = 0;
   Rank byte_rank_[256];
+  std::vector<Rank> byte_pair_;      // rank of the merge of two single bytes (256 x 256)
 
   std::vector<std::pair<std::string, Rank>> specials_;
   std::unordered_map<std::string_view, std::size_t> special_by_text_;  // -> index in specials_
