@@ -1,0 +1,110 @@
+"""Type stubs of covekit's native module (hand-maintained; checked by mypy.stubtest).
+
+The module is private: use the wrappers in :mod:`covekit`.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class CovekitError(Exception):
+    """Base class of every error covekit raises."""
+
+class InvalidInput(CovekitError, ValueError):
+    """A bad argument; the message says what to pass instead."""
+
+class InvalidUtf8(InvalidInput):
+    """Bytes that are not valid UTF-8 where text is required."""
+
+class TokenizerError(CovekitError):
+    """Base class of tokenizer errors."""
+
+class TokenizerFileCorrupt(TokenizerError, ValueError):
+    """A vocabulary file that is malformed, truncated or fails its checksum."""
+
+class DisallowedSpecialToken(TokenizerError, ValueError):
+    """The text holds a special token's text that the call did not allow."""
+
+class InvalidTokenId(TokenizerError, ValueError):
+    """A token id that is not in the vocabulary."""
+
+def xxh3_64(data: Any, seed: int = 0) -> int:
+    """XXH3-64 of bytes (a str is hashed as its UTF-8)."""
+
+def xxh3_128(data: Any, seed: int = 0) -> int:
+    """XXH3-128 of bytes (a str is hashed as its UTF-8), as a 128-bit int."""
+
+def xxh3_64_batch(items: Iterable[Any], seed: int = 0) -> npt.NDArray[np.uint64]:
+    """XXH3-64 of each item, as a numpy uint64 array."""
+
+def parse_tiktoken_bpe(data: bytes) -> dict[bytes, int]:
+    """Parses the contents of a .tiktoken file into {token bytes: rank}."""
+
+def pretokenize(text: str | bytes, pattern: str) -> list[str]:
+    """Splits text into the pieces that BPE encodes, as tiktoken's regex for `pattern` does."""
+
+class SpecialPolicy:
+    """What encode does with special-token text (see Tokenizer.policy)."""
+
+    @property
+    def any_allowed(self) -> bool: ...
+    @property
+    def any_disallowed(self) -> bool: ...
+
+class Tokenizer:
+    """Byte-level BPE tokenizer (native core of covekit.Tokenizer)."""
+
+    @staticmethod
+    def from_tiktoken_data(
+        data: bytes, special_tokens: Mapping[str, int] | None, pattern: str, name: str
+    ) -> Tokenizer: ...
+    @staticmethod
+    def from_ranks(
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: Mapping[str, int] | None,
+        pattern: str,
+        name: str,
+    ) -> Tokenizer: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def max_token_value(self) -> int: ...
+    @property
+    def mergeable_count(self) -> int: ...
+    @property
+    def memory_bytes(self) -> int: ...
+    @property
+    def special_tokens(self) -> dict[str, int]: ...
+    def policy(self, allowed_special: object, disallowed_special: object) -> SpecialPolicy: ...
+    def encode(
+        self, text: str | bytes, policy: SpecialPolicy | None = None, as_numpy: bool = False
+    ) -> Any: ...
+    def count(self, text: str | bytes, policy: SpecialPolicy | None = None) -> int: ...
+    def encode_many(
+        self, texts: Iterable[str | bytes], policy: SpecialPolicy | None = None, as_numpy: bool = False
+    ) -> list[Any]: ...
+    def count_many(
+        self, texts: Iterable[str | bytes], policy: SpecialPolicy | None = None
+    ) -> npt.NDArray[np.int64]: ...
+    def encode_with_offsets(
+        self, text: str | bytes, policy: SpecialPolicy, as_numpy: bool = False
+    ) -> tuple[Any, Any]: ...
+    def truncate(self, text: str | bytes, max_tokens: int, policy: SpecialPolicy) -> int:
+        """Number of characters of the longest prefix that fits in max_tokens."""
+    def decode_bytes(self, tokens: Any) -> bytes: ...
+    def decode(self, tokens: Any, errors: str = "replace") -> str: ...
+    def decode_batch_bytes(self, batch: Iterable[Any]) -> list[bytes]: ...
+    def token_bytes(self, token: int) -> bytes: ...
+    def lookup(self, data: bytes) -> int | None:
+        """Rank of exactly these bytes as one mergeable token, or None."""
+    def encode_piece(self, piece: bytes) -> list[int]:
+        """BPE of one pre-tokenized piece (bytes), without splitting."""
+    def is_token(self, token: int) -> bool: ...
+    def is_special(self, token: int) -> bool: ...
+    def mergeable_ranks(self) -> dict[bytes, int]: ...
