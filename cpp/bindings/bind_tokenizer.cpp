@@ -107,10 +107,46 @@ Ids as_ids(py::handle obj) {
   return ids;
 }
 
-py::object ids_out(std::vector<Rank>&& v, bool as_numpy) {
-  if (as_numpy) return to_numpy(std::move(v));
-  return to_list(v);
-}
+// The bound object: the core tokenizer plus a Python int for every token id, so that
+// building result lists is a reference-count increment per token, not an allocation.
+struct PyTokenizer {
+  std::unique_ptr<Tokenizer> core;
+  std::vector<PyObject*> ints;  // owned references, released in the destructor
+
+  explicit PyTokenizer(std::unique_ptr<Tokenizer> t) : core(std::move(t)) {
+    ints.reserve(std::size_t{core->max_token_value()} + 1);
+    for (std::size_t i = 0; i <= core->max_token_value(); ++i) {
+      PyObject* x = PyLong_FromSize_t(i);
+      if (!x) {
+        release();
+        throw py::error_already_set();
+      }
+      ints.push_back(x);
+    }
+  }
+  PyTokenizer(const PyTokenizer&) = delete;
+  PyTokenizer& operator=(const PyTokenizer&) = delete;
+  ~PyTokenizer() { release(); }
+  void release() noexcept {
+    for (PyObject* x : ints) Py_XDECREF(x);
+    ints.clear();
+  }
+
+  [[nodiscard]] py::list to_list(const std::vector<Rank>& v) const {
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(v.size()));
+    if (!list) throw py::error_already_set();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      PyObject* x = ints[v[i]];
+      Py_INCREF(x);
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), x);
+    }
+    return py::reinterpret_steal<py::list>(list);
+  }
+  [[nodiscard]] py::object ids_out(std::vector<Rank>&& v, bool as_numpy) const {
+    if (as_numpy) return to_numpy(std::move(v));
+    return to_list(v);
+  }
+};
 
 SpecialPolicy make_policy(const Tokenizer& tok, py::handle allowed, py::handle disallowed) {
   const auto& specials = tok.special_tokens();
@@ -153,12 +189,16 @@ SpecialPolicy make_policy(const Tokenizer& tok, py::handle allowed, py::handle d
   return p;
 }
 
-std::unique_ptr<Tokenizer> build(std::vector<std::pair<std::string, Rank>> ranks, py::handle specials,
+std::unique_ptr<PyTokenizer> build(std::vector<std::pair<std::string, Rank>> ranks, py::handle specials,
                                  const std::string& pattern, const std::string& name) {
   auto sp = specials_from(specials);
   const Pattern pat = parse_pattern(pattern);
-  py::gil_scoped_release release;
-  return std::make_unique<Tokenizer>(std::move(ranks), std::move(sp), pat, name);
+  std::unique_ptr<Tokenizer> core;
+  {
+    py::gil_scoped_release release;
+    core = std::make_unique<Tokenizer>(std::move(ranks), std::move(sp), pat, name);
+  }
+  return std::make_unique<PyTokenizer>(std::move(core));
 }
 
 }  // namespace
@@ -214,7 +254,7 @@ void register_tokenizer(py::module_& m) {
       py::arg("text"), py::arg("pattern"),
       "Splits text into the pieces that BPE encodes, as tiktoken's regex for `pattern` does.");
 
-  py::class_<Tokenizer>(m, "Tokenizer", "Byte-level BPE tokenizer (native core of covekit.Tokenizer).")
+  py::class_<PyTokenizer>(m, "Tokenizer", "Byte-level BPE tokenizer (native core of covekit.Tokenizer).")
       .def_static(
           "from_tiktoken_data",
           [](py::bytes data, py::handle special_tokens, const std::string& pattern, const std::string& name) {
@@ -241,24 +281,32 @@ void register_tokenizer(py::module_& m) {
             return build(std::move(ranks), special_tokens, pattern, name);
           },
           py::arg("mergeable_ranks"), py::arg("special_tokens"), py::arg("pattern"), py::arg("name"))
-      .def_property_readonly("name", &Tokenizer::name)
-      .def_property_readonly("pattern", [](const Tokenizer& t) { return pattern_name(t.pattern()); })
-      .def_property_readonly("max_token_value", &Tokenizer::max_token_value)
-      .def_property_readonly("mergeable_count", &Tokenizer::mergeable_count)
-      .def_property_readonly("memory_bytes", &Tokenizer::memory_bytes)
+      .def_property_readonly("name", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core; return w.core->name(); })
+      .def_property_readonly("pattern", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core; return pattern_name(t.pattern()); })
+      .def_property_readonly("max_token_value", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core; return w.core->max_token_value(); })
+      .def_property_readonly("mergeable_count", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core; return w.core->mergeable_count(); })
+      .def_property_readonly("memory_bytes", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core; return w.core->memory_bytes(); })
       .def_property_readonly("special_tokens",
-                             [](const Tokenizer& t) {
+                             [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core;
                                py::dict d;
                                for (const auto& [text, id] : t.special_tokens()) d[py::str(text)] = id;
                                return d;
                              })
       .def(
           "policy",
-          [](const Tokenizer& t, py::handle allowed, py::handle disallowed) { return make_policy(t, allowed, disallowed); },
+          [](const PyTokenizer& w, py::handle allowed, py::handle disallowed) {
+            const Tokenizer& t = *w.core; return make_policy(t, allowed, disallowed); },
           py::arg("allowed_special"), py::arg("disallowed_special"))
       .def(
           "encode",
-          [](const Tokenizer& t, py::handle text, const SpecialPolicy* policy, bool as_numpy) {
+          [](const PyTokenizer& w, py::handle text, const SpecialPolicy* policy, bool as_numpy) {
+            const Tokenizer& t = *w.core;
             Utf8Text s = as_utf8_text(text);
             std::vector<Rank> out;
             {
@@ -266,12 +314,13 @@ void register_tokenizer(py::module_& m) {
               if (policy) t.encode(s.view, *policy, out);
               else t.encode_ordinary(s.view, out);
             }
-            return ids_out(std::move(out), as_numpy);
+            return w.ids_out(std::move(out), as_numpy);
           },
           py::arg("text"), py::arg("policy") = nullptr, py::arg("as_numpy") = false)
       .def(
           "count",
-          [](const Tokenizer& t, py::handle text, const SpecialPolicy* policy) {
+          [](const PyTokenizer& w, py::handle text, const SpecialPolicy* policy) {
+            const Tokenizer& t = *w.core;
             Utf8Text s = as_utf8_text(text);
             py::gil_scoped_release release;
             return policy ? t.count(s.view, *policy) : t.count_ordinary(s.view);
@@ -279,7 +328,8 @@ void register_tokenizer(py::module_& m) {
           py::arg("text"), py::arg("policy") = nullptr)
       .def(
           "encode_many",
-          [](const Tokenizer& t, py::iterable texts, const SpecialPolicy* policy, bool as_numpy) {
+          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, bool as_numpy) {
+            const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
             std::vector<std::vector<Rank>> out(in.size());
@@ -291,13 +341,14 @@ void register_tokenizer(py::module_& m) {
               }
             }
             py::list res(out.size());
-            for (std::size_t i = 0; i < out.size(); ++i) res[i] = ids_out(std::move(out[i]), as_numpy);
+            for (std::size_t i = 0; i < out.size(); ++i) res[i] = w.ids_out(std::move(out[i]), as_numpy);
             return res;
           },
           py::arg("texts"), py::arg("policy") = nullptr, py::arg("as_numpy") = false)
       .def(
           "count_many",
-          [](const Tokenizer& t, py::iterable texts, const SpecialPolicy* policy) {
+          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy) {
+            const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
             std::vector<int64_t> out(in.size());
@@ -311,7 +362,8 @@ void register_tokenizer(py::module_& m) {
           py::arg("texts"), py::arg("policy") = nullptr)
       .def(
           "encode_with_offsets",
-          [](const Tokenizer& t, py::handle text, const SpecialPolicy& policy, bool as_numpy) {
+          [](const PyTokenizer& w, py::handle text, const SpecialPolicy& policy, bool as_numpy) {
+            const Tokenizer& t = *w.core;
             Utf8Text s = as_utf8_text(text);
             std::vector<Rank> ids;
             std::vector<int64_t> starts;
@@ -332,12 +384,13 @@ void register_tokenizer(py::module_& m) {
               }
             }
             if (as_numpy) return py::tuple(py::make_tuple(to_numpy(std::move(ids)), to_numpy(std::move(starts))));
-            return py::tuple(py::make_tuple(to_list(ids), to_list(starts)));
+            return py::tuple(py::make_tuple(w.to_list(ids), to_list(starts)));
           },
           py::arg("text"), py::arg("policy"), py::arg("as_numpy") = false)
       .def(
           "truncate",
-          [](const Tokenizer& t, py::handle text, std::size_t max_tokens, const SpecialPolicy& policy) {
+          [](const PyTokenizer& w, py::handle text, std::size_t max_tokens, const SpecialPolicy& policy) {
+            const Tokenizer& t = *w.core;
             Utf8Text s = as_utf8_text(text);
             py::gil_scoped_release release;
             const std::size_t end = t.truncate_bytes(s.view, max_tokens, policy);
@@ -347,7 +400,8 @@ void register_tokenizer(py::module_& m) {
           "Number of characters of the longest prefix that fits in max_tokens.")
       .def(
           "decode_bytes",
-          [](const Tokenizer& t, py::handle tokens) {
+          [](const PyTokenizer& w, py::handle tokens) {
+            const Tokenizer& t = *w.core;
             Ids ids = as_ids(tokens);
             std::string out;
             {
@@ -359,7 +413,8 @@ void register_tokenizer(py::module_& m) {
           py::arg("tokens"))
       .def(
           "decode",
-          [](const Tokenizer& t, py::handle tokens, const std::string& errors) {
+          [](const PyTokenizer& w, py::handle tokens, const std::string& errors) {
+            const Tokenizer& t = *w.core;
             Ids ids = as_ids(tokens);
             std::string out;
             {
@@ -373,7 +428,8 @@ void register_tokenizer(py::module_& m) {
           py::arg("tokens"), py::arg("errors") = "replace")
       .def(
           "decode_batch_bytes",
-          [](const Tokenizer& t, py::iterable batch) {
+          [](const PyTokenizer& w, py::iterable batch) {
+            const Tokenizer& t = *w.core;
             std::vector<Ids> all;
             for (py::handle x : batch) all.push_back(as_ids(x));
             std::vector<std::string> out(all.size());
@@ -388,14 +444,16 @@ void register_tokenizer(py::module_& m) {
           py::arg("batch"))
       .def(
           "token_bytes",
-          [](const Tokenizer& t, long long token) {
+          [](const PyTokenizer& w, long long token) {
+            const Tokenizer& t = *w.core;
             if (token < 0 || token >= static_cast<long long>(kNoRank)) bad_id(token);
             return py::bytes(std::string(t.token_bytes(static_cast<Rank>(token))));
           },
           py::arg("token"))
       .def(
           "lookup",
-          [](const Tokenizer& t, py::bytes data) -> py::object {
+          [](const PyTokenizer& w, py::bytes data) -> py::object {
+            const Tokenizer& t = *w.core;
             const std::string_view v(PyBytes_AS_STRING(data.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(data.ptr())));
             const Rank r = t.lookup(v);
             if (r == kNoRank) return py::none();
@@ -404,7 +462,8 @@ void register_tokenizer(py::module_& m) {
           py::arg("data"), "Rank of exactly these bytes as one mergeable token, or None.")
       .def(
           "encode_piece",
-          [](const Tokenizer& t, py::bytes piece) {
+          [](const PyTokenizer& w, py::bytes piece) {
+            const Tokenizer& t = *w.core;
             const std::string_view v(PyBytes_AS_STRING(piece.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(piece.ptr())));
             std::vector<Rank> out;
             {
@@ -414,16 +473,20 @@ void register_tokenizer(py::module_& m) {
             return to_list(out);
           },
           py::arg("piece"), "BPE of one pre-tokenized piece (bytes), without splitting.")
-      .def("is_token", &Tokenizer::is_token, py::arg("token"))
-      .def("is_special", &Tokenizer::is_special, py::arg("token"))
+      .def("is_token", [](const PyTokenizer& w, Rank token) {
+            const Tokenizer& t = *w.core; return w.core->is_token(token); }, py::arg("token"))
+      .def("is_special", [](const PyTokenizer& w, Rank token) {
+            const Tokenizer& t = *w.core; return w.core->is_special(token); }, py::arg("token"))
       .def("mergeable_ranks",
-           [](const Tokenizer& t) {
+           [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core;
              py::dict d;
              for (Rank r = 0; r <= t.max_token_value(); ++r)
                if (t.is_token(r) && !t.is_special(r)) d[py::bytes(std::string(t.token_bytes(r)))] = r;
              return d;
            })
-      .def("__repr__", [](const Tokenizer& t) {
+      .def("__repr__", [](const PyTokenizer& w) {
+            const Tokenizer& t = *w.core;
         return "<covekit._core.Tokenizer name='" + t.name() + "' pattern=" + pattern_name(t.pattern()) +
                " n_vocab=" + std::to_string(std::size_t{t.max_token_value()} + 1) + ">";
       });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
@@ -105,7 +106,7 @@ class Tokenizer::PieceCache {
   static constexpr std::size_t kMaxArena = 1u << 22;   // tokens held before a reset
 
   explicit PieceCache(std::size_t text_size) {
-    const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 15));
+    const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 16));
     slots_.assign(cap, Slot{0, nullptr, 0, 0, 0});
     mask_ = cap - 1;
     arena_.reserve(cap * 2);
@@ -145,6 +146,31 @@ struct Tokenizer::Workspace {
     // std::priority_queue is a max-heap: "greater" means lower priority.
     bool operator<(const Entry& o) const noexcept { return rank != o.rank ? rank > o.rank : node > o.node; }
   };
+  // A small direct-mapped memo of pair ranks (text in one language repeats the same
+  // pairs; the memo stays in L1/L2 while the full table does not).
+  static constexpr std::size_t kPairMemo = 16384;
+  struct PairMemo {
+    uint64_t key[kPairMemo];
+    Rank merged[kPairMemo];
+  };
+  std::unique_ptr<PairMemo> memo;
+
+  void enable_memo() {
+    memo = std::make_unique<PairMemo>();
+    std::fill(std::begin(memo->key), std::end(memo->key), UINT64_MAX);
+  }
+
+  Rank pair(const Tokenizer& t, Rank left, Rank right) {
+    if (!memo) return t.pair_rank(left, right);
+    const uint64_t key = (uint64_t{left} << 32) | right;
+    const std::size_t slot = (key * 0x9E3779B97F4A7C15ULL) >> 50;  // 14 bits
+    if (memo->key[slot] == key) return memo->merged[slot];
+    const Rank r = t.pair_rank(left, right);
+    memo->key[slot] = key;
+    memo->merged[slot] = r;
+    return r;
+  }
+
   std::optional<PieceCache> cache;
   std::vector<Rank> tok;
   std::vector<uint32_t> prev, next, ver;
@@ -408,15 +434,12 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
   for (std::size_t i = 0; i < n; ++i) tok[i] = byte_rank_[p[i]];
   for (std::size_t i = 0; i + 1 < n; ++i) pr[i] = byte_pair_[(std::size_t{p[i]} << 8) | p[i + 1]];
   while (m > 1) {
+    // Lowest rank (a reduction the compiler vectorizes), then its leftmost position.
     Rank best = kNoRank;
-    std::size_t at = 0;
-    for (std::size_t i = 0; i + 1 < m; ++i) {
-      if (pr[i] < best) {
-        best = pr[i];
-        at = i;
-      }
-    }
+    for (std::size_t i = 0; i + 1 < m; ++i) best = pr[i] < best ? pr[i] : best;
     if (best == kNoRank) break;
+    std::size_t at = 0;
+    while (pr[at] != best) ++at;
     tok[at] = best;
     // Remove tok[at+1] and pr[at+1].
     if (at + 2 < m) {
@@ -424,8 +447,8 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
       std::memmove(pr + at + 1, pr + at + 2, (m - at - 2) * sizeof(Rank));
     }
     --m;
-    pr[at] = at + 1 < m ? pair_rank(tok[at], tok[at + 1]) : kNoRank;
-    if (at > 0) pr[at - 1] = pair_rank(tok[at - 1], tok[at]);
+    pr[at] = at + 1 < m ? ws.pair(*this, tok[at], tok[at + 1]) : kNoRank;
+    if (at > 0) pr[at - 1] = ws.pair(*this, tok[at - 1], tok[at]);
   }
   for (std::size_t i = 0; i < m; ++i) sink(tok[i]);
   if (cache) cache->put(piece, h, tok, m);
@@ -471,7 +494,7 @@ void Tokenizer::bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) con
     next[k] = next[j];
     if (next[j] != kEnd) prev[next[j]] = k;
     if (next[k] != kEnd) {
-      const Rank rr = pair_rank(tok[k], tok[next[k]]);
+      const Rank rr = ws.pair(*this, tok[k], tok[next[k]]);
       if (rr != kNoRank) {
         heap.push_back({rr, k, ver[k], ver[next[k]]});
         std::push_heap(heap.begin(), heap.end());
@@ -479,7 +502,7 @@ void Tokenizer::bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) con
     }
     if (prev[k] != kEnd) {
       const uint32_t l = prev[k];
-      const Rank rl = pair_rank(tok[l], tok[k]);
+      const Rank rl = ws.pair(*this, tok[l], tok[k]);
       if (rl != kNoRank) {
         heap.push_back({rl, l, ver[l], ver[k]});
         std::push_heap(heap.begin(), heap.end());
@@ -527,7 +550,10 @@ SpecialPolicy Tokenizer::ordinary_policy() const {
 template <class Sink>
 void Tokenizer::run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const {
   Workspace ws;
-  if (text.size() >= PieceCache::kMinText) ws.cache.emplace(text.size());
+  if (text.size() >= PieceCache::kMinText) {
+    ws.cache.emplace(text.size());
+    ws.enable_memo();
+  }
   auto ordinary = [&](std::string_view segment) {
     pretokenize::split(pattern_, segment, [&](std::string_view piece) { bpe(piece, sink, ws); });
   };
