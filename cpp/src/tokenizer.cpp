@@ -96,9 +96,9 @@ class Tokenizer::PieceCache {
  public:
   struct Slot {
     uint64_t hash;
-    const char* data;
     uint32_t size;
-    uint32_t offset;
+    uint32_t bytes;   // offset of the piece's bytes in bytes_
+    uint32_t offset;  // offset of its tokens in tokens_
     uint32_t count;
   };
   static constexpr std::size_t kMinText = 4096;        // below this, no cache
@@ -107,33 +107,38 @@ class Tokenizer::PieceCache {
 
   explicit PieceCache(std::size_t text_size) {
     const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 16));
-    slots_.assign(cap, Slot{0, nullptr, 0, 0, 0});
+    slots_.assign(cap, Slot{0, 0, 0, 0, 0});
     mask_ = cap - 1;
-    arena_.reserve(cap * 2);
+    tokens_.reserve(cap * 2);
+    bytes_.reserve(cap * 8);
   }
   [[nodiscard]] const Slot* find(std::string_view piece, uint64_t h) const noexcept {
     const Slot& s = slots_[h & mask_];
-    if (s.data != nullptr && s.hash == h && s.size == piece.size() &&
-        std::memcmp(s.data, piece.data(), piece.size()) == 0)
+    // The bytes are copied into the memo, so a hit reads memory that is already hot.
+    if (s.hash == h && s.size == piece.size() && s.count != 0 &&
+        std::memcmp(bytes_.data() + s.bytes, piece.data(), piece.size()) == 0)
       return &s;
     return nullptr;
   }
-  [[nodiscard]] const Rank* tokens(const Slot& s) const noexcept { return arena_.data() + s.offset; }
+  [[nodiscard]] const Rank* tokens(const Slot& s) const noexcept { return tokens_.data() + s.offset; }
   void put(std::string_view piece, uint64_t h, const Rank* toks, std::size_t n) {
     if (piece.size() > kMaxPiece) return;
-    if (arena_.size() + n > kMaxArena) {
-      arena_.clear();
-      std::fill(slots_.begin(), slots_.end(), Slot{0, nullptr, 0, 0, 0});
+    if (tokens_.size() + n > kMaxArena) {
+      tokens_.clear();
+      bytes_.clear();
+      std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0});
     }
-    slots_[h & mask_] = Slot{h, piece.data(), static_cast<uint32_t>(piece.size()),
-                             static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(n)};
-    arena_.insert(arena_.end(), toks, toks + n);
+    slots_[h & mask_] = Slot{h, static_cast<uint32_t>(piece.size()), static_cast<uint32_t>(bytes_.size()),
+                             static_cast<uint32_t>(tokens_.size()), static_cast<uint32_t>(n)};
+    bytes_.append(piece);
+    tokens_.insert(tokens_.end(), toks, toks + n);
   }
 
  private:
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;
-  std::vector<Rank> arena_;
+  std::vector<Rank> tokens_;
+  std::string bytes_;
 };
 
 // Scratch space of one encode call: the piece memo and the heap merger's buffers.
