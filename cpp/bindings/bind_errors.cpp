@@ -53,8 +53,11 @@ void register_errors(py::module_& m) {
   c.disallowed = make(m, "DisallowedSpecialToken",
                       "The text holds a special token's text that the call did not allow.",
                       {c.tokenizer, PyExc_ValueError});
-  c.invalid_id = make(m, "InvalidTokenId", "A token id that is not in the vocabulary.",
-                      {c.tokenizer, PyExc_ValueError});
+  c.invalid_id = make(m, "InvalidTokenId",
+                      "A token id that is not in the vocabulary (a KeyError too, as in tiktoken).",
+                      {c.tokenizer, PyExc_KeyError, PyExc_ValueError});
+  // KeyError quotes its message; show it plainly.
+  py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
   py::register_exception_translator([](std::exception_ptr p) {
     if (!p) return;

@@ -23,6 +23,8 @@ void register_hash(py::module_& m) {
       "xxh3_64",
       [](py::handle data, uint64_t seed) {
         Utf8Text t = as_bytes_like(data);
+        if (t.view.size() < (1u << 16)) return hash::xxh3_64(t.view, seed);
+        py::gil_scoped_release release;
         return hash::xxh3_64(t.view, seed);
       },
       py::arg("data"), py::arg("seed") = 0,
@@ -31,7 +33,14 @@ void register_hash(py::module_& m) {
       "xxh3_128",
       [](py::handle data, uint64_t seed) {
         Utf8Text t = as_bytes_like(data);
-        return to_int128(hash::xxh3_128(t.view, seed));
+        hash::Hash128 h{};
+        if (t.view.size() < (1u << 16)) {
+          h = hash::xxh3_128(t.view, seed);
+        } else {
+          py::gil_scoped_release release;
+          h = hash::xxh3_128(t.view, seed);
+        }
+        return to_int128(h);
       },
       py::arg("data"), py::arg("seed") = 0,
       "XXH3-128 of bytes (a str is hashed as its UTF-8), as a 128-bit int.");

@@ -343,9 +343,10 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
   for (std::size_t k = 0; k < specials_.size(); ++k) {
     const auto& [text, id] = specials_[k];
     if (!special_by_text_.emplace(std::string_view(text), k).second) throw InvalidInput("the special token '" + printable(text) + "' is given twice");
-    if (present_[id] != 0)
+    if (present_[id] == 1)
       throw InvalidInput("special token '" + printable(text) + "' has id " + std::to_string(id) +
-                         ", which is already taken by " + (present_[id] == 1 ? "a mergeable token" : "another special token"));
+                         ", which is already the id of a mergeable token");
+    // Two special texts may share an id (o200k_harmony does); decoding gives the first.
     present_[id] = 2;
     special_by_id_.emplace(id, k);
     const auto first = static_cast<unsigned char>(text[0]);
@@ -639,13 +640,25 @@ std::size_t Tokenizer::truncate_bytes(std::string_view text, std::size_t max_tok
   std::size_t pos = 0;
   for (std::size_t k = 0; k < toks.size(); ++k) ends[k] = pos += token_bytes(toks[k]).size();
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  // Take the first k tokens, back off to a character boundary, and check that the
-  // prefix on its own still fits (BPE of a prefix can differ from a prefix of the BPE).
+  auto boundary = [&](std::size_t e) { return e == text.size() || !utf8::is_continuation(p[e]); };
+  auto fits = [&](std::size_t e) { return count(text.substr(0, e), policy) <= max_tokens; };
+  // A prefix's own encoding can differ from the start of the text's encoding (BPE and the
+  // split regexes look ahead), so the longest prefix that fits ends near, not always at,
+  // the end of the first max_tokens tokens: try every character boundary up to the end
+  // of token max_tokens + 2, longest first, each checked by counting it on its own.
+  const std::size_t lo = max_tokens == 0 ? 0 : ends[max_tokens - 1];
+  const std::size_t hi = ends[std::min(max_tokens + 1, toks.size() - 1)];
+  int checks = 0;
+  for (std::size_t e = hi; e > lo && checks < 64; --e) {
+    if (!boundary(e)) continue;
+    ++checks;
+    if (fits(e)) return e;
+  }
+  // Rare: even the first max_tokens tokens re-encode to more on their own; back off.
   for (std::size_t k = max_tokens; k > 0; --k) {
     std::size_t end = ends[k - 1];
-    while (end > 0 && end < text.size() && utf8::is_continuation(p[end])) --end;
-    if (end == 0) continue;
-    if (count(text.substr(0, end), policy) <= max_tokens) return end;
+    while (end > 0 && !boundary(end)) --end;
+    if (end > 0 && fits(end)) return end;
   }
   return 0;
 }

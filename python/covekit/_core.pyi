@@ -29,8 +29,8 @@ class TokenizerFileCorrupt(TokenizerError, ValueError):
 class DisallowedSpecialToken(TokenizerError, ValueError):
     """The text holds a special token's text that the call did not allow."""
 
-class InvalidTokenId(TokenizerError, ValueError):
-    """A token id that is not in the vocabulary."""
+class InvalidTokenId(TokenizerError, KeyError, ValueError):
+    """A token id that is not in the vocabulary (a KeyError too, as in tiktoken)."""
 
 def xxh3_64(data: Any, seed: int = 0) -> int:
     """XXH3-64 of bytes (a str is hashed as its UTF-8)."""

@@ -38,6 +38,13 @@ class TokenizerDataMissing(TokenizerError, FileNotFoundError):
     """
 
 
+class TokenNotFound(TokenizerError, KeyError, ValueError):
+    """Text or bytes that are not exactly one token (tiktoken raises ``KeyError`` here)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class UnknownEncoding(TokenizerError, ValueError):
     """No encoding is registered under this name."""
 
@@ -58,6 +65,7 @@ __all__ = [
     "TokenizerDataMissing",
     "TokenizerError",
     "TokenizerFileCorrupt",
+    "TokenNotFound",
     "UnknownEncoding",
     "UnknownModel",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from covekit import _core
+from covekit.errors import InvalidInput
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,13 +32,21 @@ __all__ = ["xxh3_128", "xxh3_128_hexdigest", "xxh3_64", "xxh3_64_batch", "xxh3_6
 Data = bytes | bytearray | memoryview | str
 
 
+def _seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidInput(f"seed must be an int in [0, 2**64), not {type(seed).__name__}")
+    if not 0 <= seed < 2**64:
+        raise InvalidInput(f"seed must be in [0, 2**64), got {seed}")
+    return seed
+
+
 def xxh3_64(data: Data, *, seed: int = 0) -> int:
     """XXH3-64 of ``data`` as an unsigned int.
 
     >>> xxh3_64(b"")
     3244421341483603138
     """
-    return _core.xxh3_64(data, seed)
+    return _core.xxh3_64(data, _seed(seed))
 
 
 def xxh3_128(data: Data, *, seed: int = 0) -> int:
@@ -46,7 +55,7 @@ def xxh3_128(data: Data, *, seed: int = 0) -> int:
     >>> xxh3_128(b"") < 2**128
     True
     """
-    return _core.xxh3_128(data, seed)
+    return _core.xxh3_128(data, _seed(seed))
 
 
 def xxh3_64_hexdigest(data: Data, *, seed: int = 0) -> str:
@@ -55,7 +64,7 @@ def xxh3_64_hexdigest(data: Data, *, seed: int = 0) -> str:
     >>> xxh3_64_hexdigest(b"")
     '2d06800538d394c2'
     """
-    return f"{_core.xxh3_64(data, seed):016x}"
+    return f"{_core.xxh3_64(data, _seed(seed)):016x}"
 
 
 def xxh3_128_hexdigest(data: Data, *, seed: int = 0) -> str:
@@ -64,7 +73,7 @@ def xxh3_128_hexdigest(data: Data, *, seed: int = 0) -> str:
     >>> len(xxh3_128_hexdigest("id"))
     32
     """
-    return f"{_core.xxh3_128(data, seed):032x}"
+    return f"{_core.xxh3_128(data, _seed(seed)):032x}"
 
 
 def xxh3_64_batch(items: Iterable[Data], *, seed: int = 0) -> npt.NDArray[np.uint64]:
@@ -73,4 +82,8 @@ def xxh3_64_batch(items: Iterable[Data], *, seed: int = 0) -> npt.NDArray[np.uin
     >>> xxh3_64_batch([b"", b""]).tolist() == [xxh3_64(b"")] * 2
     True
     """
-    return _core.xxh3_64_batch(items, seed)
+    if isinstance(items, (str, bytes, bytearray, memoryview)) or not isinstance(items, Iterable):
+        raise TypeError(
+            f"items must be an iterable of bytes or str (e.g. a list), not {type(items).__name__}"
+        )
+    return _core.xxh3_64_batch(items, _seed(seed))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from covekit._core import SpecialPolicy as _SpecialPolicy
 from covekit._core import Tokenizer as _Tokenizer
 from covekit.data import encodings as _encodings
-from covekit.errors import InvalidInput, TokenizerFileCorrupt
+from covekit.errors import InvalidInput, TokenizerFileCorrupt, TokenNotFound
 
 if TYPE_CHECKING:
     import numpy as np
@@ -160,6 +160,7 @@ class Tokenizer:
         >>> mine.encode("hello world") == tok.encode("hello world")
         True
         """
+        pattern_name = _pattern_name(pattern)
         p = Path(path)
         try:
             data = p.read_bytes()
@@ -168,7 +169,7 @@ class Tokenizer:
 
             raise TokenizerDataMissing(f"no tokenizer file at {p}") from None
         impl = _Tokenizer.from_tiktoken_data(
-            data, dict(special_tokens or {}), _pattern_name(pattern), name or p.stem
+            data, dict(special_tokens or {}), pattern_name, name or p.stem
         )
         return cls(impl)
 
@@ -327,7 +328,10 @@ class Tokenizer:
             data = bytes(text_or_bytes)
         rank = self._impl.lookup(data)
         if rank is None:
-            raise InvalidInput(f"{text_or_bytes!r} is not a single token of {self.name!r}")
+            raise TokenNotFound(
+                f"{text_or_bytes!r} is not a single token of {self.name!r}; "
+                "use encode() for text that may take several tokens"
+            )
         return int(rank)
 
     def count(
@@ -374,8 +378,12 @@ class Tokenizer:
         allowed_special: SpecialSpec = frozenset(),
         disallowed_special: SpecialSpec = "all",
     ) -> str:
-        """The longest prefix of ``text`` that ends on a token boundary, never inside a
-        character, and encodes on its own to at most ``max_tokens`` tokens.
+        """The longest prefix of ``text`` that encodes, on its own, to at most
+        ``max_tokens`` tokens, cut between characters (never inside one).
+
+        Candidates are the character boundaries up to two tokens past the first
+        ``max_tokens`` tokens of the text; each is checked by counting it alone, so
+        ``count(result) <= max_tokens`` always holds.
 
         >>> get_tokenizer("cl100k_base").truncate("hello brave new world", 2)
         'hello brave'
@@ -528,31 +536,37 @@ _CACHE: dict[str, Tokenizer] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_tokenizer(name: str) -> Tokenizer:
+def _load(name: str, path: str | os.PathLike[str] | None) -> Tokenizer:
+    spec, data = _encodings.load_encoding_data(name, path=path)
+    if isinstance(data, bytes):
+        impl = _Tokenizer.from_tiktoken_data(data, dict(spec.special_tokens), spec.pattern, spec.name)
+    else:
+        impl = _Tokenizer.from_ranks(data, dict(spec.special_tokens), spec.pattern, spec.name)
+    return Tokenizer(impl, explicit_n_vocab=spec.explicit_n_vocab, registered=path is None)
+
+
+def get_tokenizer(name: str, *, path: str | os.PathLike[str] | None = None) -> Tokenizer:
     """The tokenizer of a registered encoding, loaded once and shared (thread-safe).
 
     Encodings: ``gpt2``, ``r50k_base``, ``p50k_base``, ``p50k_edit``, ``cl100k_base``,
     ``o200k_base``, ``o200k_harmony``. Files are found as tiktoken finds them (see
     :mod:`covekit.data.encodings`); missing files raise
-    :class:`~covekit.errors.TokenizerDataMissing` saying where to put them.
+    :class:`~covekit.errors.TokenizerDataMissing` saying where to put them. ``path``
+    names the file (or, for ``gpt2``, the folder) to read instead; such a tokenizer is
+    loaded afresh, not cached.
 
     >>> get_tokenizer("cl100k_base") is get_tokenizer("cl100k_base")
     True
     """
+    if path is not None:
+        return _load(name, path)
     tok = _CACHE.get(name)
     if tok is not None:
         return tok
     with _CACHE_LOCK:
         tok = _CACHE.get(name)
         if tok is None:
-            spec, data = _encodings.load_encoding_data(name)
-            if isinstance(data, bytes):
-                impl = _Tokenizer.from_tiktoken_data(
-                    data, dict(spec.special_tokens), spec.pattern, spec.name
-                )
-            else:
-                impl = _Tokenizer.from_ranks(data, dict(spec.special_tokens), spec.pattern, spec.name)
-            tok = Tokenizer(impl, explicit_n_vocab=spec.explicit_n_vocab, registered=True)
+            tok = _load(name, None)
             _CACHE[name] = tok
     return tok
 
