@@ -87,7 +87,10 @@ class Tokenizer:
     ) -> Any: ...
     def count(self, text: str | bytes, policy: SpecialPolicy | None = None) -> int: ...
     def encode_many(
-        self, texts: Iterable[str | bytes], policy: SpecialPolicy | None = None, as_numpy: bool = False
+        self,
+        texts: Iterable[str | bytes],
+        policy: SpecialPolicy | None = None,
+        as_numpy: bool = False,
     ) -> list[Any]: ...
     def count_many(
         self, texts: Iterable[str | bytes], policy: SpecialPolicy | None = None

@@ -22,11 +22,23 @@ from __future__ import annotations
 
 from covekit._core import (
     CovekitError as CovekitError,
+)
+from covekit._core import (
     DisallowedSpecialToken as DisallowedSpecialToken,
+)
+from covekit._core import (
     InvalidInput as InvalidInput,
+)
+from covekit._core import (
     InvalidTokenId as InvalidTokenId,
+)
+from covekit._core import (
     InvalidUtf8 as InvalidUtf8,
+)
+from covekit._core import (
     TokenizerError as TokenizerError,
+)
+from covekit._core import (
     TokenizerFileCorrupt as TokenizerFileCorrupt,
 )
 
@@ -62,10 +74,10 @@ __all__ = [
     "InvalidInput",
     "InvalidTokenId",
     "InvalidUtf8",
+    "TokenNotFound",
     "TokenizerDataMissing",
     "TokenizerError",
     "TokenizerFileCorrupt",
-    "TokenNotFound",
     "UnknownEncoding",
     "UnknownModel",
 ]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["xxh3_128", "xxh3_128_hexdigest", "xxh3_64", "xxh3_64_batch", "xxh3_64_hexdigest"]
+__all__ = ["xxh3_64", "xxh3_64_batch", "xxh3_64_hexdigest", "xxh3_128", "xxh3_128_hexdigest"]
 
 Data = bytes | bytearray | memoryview | str
 

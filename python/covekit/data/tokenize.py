@@ -75,7 +75,7 @@ def _pattern_name(pattern: str) -> PatternName:
 
 def _balanced_slices(items: list[_T], parts: int) -> list[list[_T]]:
     """Contiguous slices of ``items`` with about equal total length."""
-    sizes = [len(x) if hasattr(x, "__len__") else 1 for x in items]  # type: ignore[arg-type]
+    sizes = [len(x) if hasattr(x, "__len__") else 1 for x in items]
     total = sum(sizes) or 1
     target = total / parts
     slices: list[list[_T]] = []
@@ -302,9 +302,10 @@ class Tokenizer:
         >>> enc.encode("<|endoftext|>", disallowed_special=())
         [27, 91, 8862, 728, 428, 91, 29]
         """
-        return self._impl.encode(
+        ids: list[int] | npt.NDArray[np.uint32] = self._impl.encode(
             text, self._policy_for(allowed_special, disallowed_special), as_numpy
         )
+        return ids
 
     def encode_ordinary(self, text: str, *, as_numpy: bool = False) -> Any:
         """Encodes text, treating special-token text as ordinary text.
@@ -366,7 +367,7 @@ class Tokenizer:
         >>> starts
         [0, 5]
         """
-        return self._impl.encode_with_offsets(  # type: ignore[no-any-return]
+        return self._impl.encode_with_offsets(
             text, self._policy_for(allowed_special, disallowed_special), as_numpy
         )
 
@@ -539,7 +540,9 @@ _CACHE_LOCK = threading.Lock()
 def _load(name: str, path: str | os.PathLike[str] | None) -> Tokenizer:
     spec, data = _encodings.load_encoding_data(name, path=path)
     if isinstance(data, bytes):
-        impl = _Tokenizer.from_tiktoken_data(data, dict(spec.special_tokens), spec.pattern, spec.name)
+        impl = _Tokenizer.from_tiktoken_data(
+            data, dict(spec.special_tokens), spec.pattern, spec.name
+        )
     else:
         impl = _Tokenizer.from_ranks(data, dict(spec.special_tokens), spec.pattern, spec.name)
     return Tokenizer(impl, explicit_n_vocab=spec.explicit_n_vocab, registered=path is None)
