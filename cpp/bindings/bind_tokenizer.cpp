@@ -444,12 +444,28 @@ void register_tokenizer(py::module_& m) {
           py::arg("batch"))
       .def(
           "token_bytes",
-          [](const PyTokenizer& w, long long token) {
+          [](const PyTokenizer& w, py::handle token) {
             const Tokenizer& t = *w.core;
-            if (token < 0 || token >= static_cast<long long>(kNoRank)) bad_id(token);
-            return py::bytes(std::string(t.token_bytes(static_cast<Rank>(token))));
+            if (!PyLong_Check(token.ptr()) || PyBool_Check(token.ptr()))
+              throw py::type_error("a token id must be an int, not " +
+                                   std::string(py::str(py::type::handle_of(token).attr("__name__"))));
+            int overflow = 0;
+            const long long v = PyLong_AsLongLongAndOverflow(token.ptr(), &overflow);
+            if (overflow) throw InvalidTokenId("token id " + std::string(py::str(token)) + " is out of range");
+            if (v < 0 || v >= static_cast<long long>(kNoRank)) bad_id(v);
+            return py::bytes(std::string(t.token_bytes(static_cast<Rank>(v))));
           },
           py::arg("token"))
+      .def(
+          "tokens_bytes",
+          [](const PyTokenizer& w, py::handle tokens) {
+            const Tokenizer& t = *w.core;
+            Ids ids = as_ids(tokens);
+            py::list out(ids.view.size());
+            for (std::size_t i = 0; i < ids.view.size(); ++i) out[i] = py::bytes(std::string(t.token_bytes(ids.view[i])));
+            return out;
+          },
+          py::arg("tokens"), "The bytes of each token.")
       .def(
           "lookup",
           [](const PyTokenizer& w, py::bytes data) -> py::object {

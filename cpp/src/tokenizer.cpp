@@ -627,7 +627,17 @@ void Tokenizer::encode_with_byte_offsets(std::string_view text, const SpecialPol
   std::size_t pos = 0;
   for (std::size_t k = first; k < out.size(); ++k) {
     starts.push_back(pos);
-    pos += token_bytes(out[k]).size();
+    const Rank t = out[k];
+    if (present_[t] != 2) {
+      pos += offsets_[t + 1] - offsets_[t];
+      continue;
+    }
+    // A special token: advance by the text it matched in the source, which may be an
+    // alias of the text it decodes to (o200k_harmony gives two texts one id).
+    std::size_t len = 0;
+    for (const auto& [special, id] : specials_)
+      if (id == t && special.size() > len && text.substr(pos, special.size()) == special) len = special.size();
+    pos += len;
   }
 }
 
@@ -648,11 +658,8 @@ std::size_t Tokenizer::truncate_bytes(std::string_view text, std::size_t max_tok
   // of token max_tokens + 2, longest first, each checked by counting it on its own.
   const std::size_t lo = max_tokens == 0 ? 0 : ends[max_tokens - 1];
   const std::size_t hi = ends[std::min(max_tokens + 1, toks.size() - 1)];
-  int checks = 0;
-  for (std::size_t e = hi; e > lo && checks < 64; --e) {
-    if (!boundary(e)) continue;
-    ++checks;
-    if (fits(e)) return e;
+  for (std::size_t e = hi; e > lo; --e) {
+    if (boundary(e) && fits(e)) return e;
   }
   // Rare: even the first max_tokens tokens re-encode to more on their own; back off.
   for (std::size_t k = max_tokens; k > 0; --k) {

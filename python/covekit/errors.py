@@ -42,27 +42,115 @@ from covekit._core import (
     TokenizerFileCorrupt as TokenizerFileCorrupt,
 )
 
+_NATIVE_DOCS = {
+    CovekitError: """Base class of every error covekit raises.
+
+    >>> import covekit
+    >>> issubclass(covekit.errors.InvalidInput, CovekitError)
+    True
+    """,
+    InvalidInput: """A bad argument; the message says what to pass instead. Also a ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl100k_base").truncate("text", -1)
+    ... except InvalidInput as exc:
+    ...     print(isinstance(exc, ValueError), exc)
+    True max_tokens must be >= 0, got -1
+    """,
+    InvalidUtf8: """Bytes that are not valid UTF-8 where text is required.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl100k_base").encode(b"ok\\xff")
+    ... except InvalidUtf8 as exc:
+    ...     print(str(exc).split(" (")[0])
+    invalid UTF-8 at byte offset 2
+    """,
+    TokenizerError: """Base class of tokenizer errors.
+
+    >>> issubclass(DisallowedSpecialToken, TokenizerError)
+    True
+    """,
+    TokenizerFileCorrupt: """A vocabulary file that is malformed, truncated or fails its checksum.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.Tokenizer.from_ranks({b"a": 0}, pattern="cl100k")
+    ... except TokenizerFileCorrupt as exc:
+    ...     print("needs all 256" in str(exc))
+    True
+    """,
+    DisallowedSpecialToken: """The text holds a special token's text that the call did not allow.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl100k_base").encode("<|endoftext|>")
+    ... except DisallowedSpecialToken as exc:
+    ...     print(isinstance(exc, ValueError))
+    True
+    """,
+    InvalidTokenId: """A token id that is not in the vocabulary (a KeyError too, as in tiktoken).
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl100k_base").decode([100256])
+    ... except KeyError as exc:
+    ...     print(type(exc).__name__)
+    InvalidTokenId
+    """,
+}
+for _cls, _doc in _NATIVE_DOCS.items():
+    _cls.__doc__ = _doc
+
 
 class TokenizerDataMissing(TokenizerError, FileNotFoundError):
     """An encoding's data file is nowhere to be found and could not be downloaded.
 
     The message names the file, every place that was searched, and how to provide it.
+
+    >>> issubclass(TokenizerDataMissing, FileNotFoundError)
+    True
     """
 
 
 class TokenNotFound(TokenizerError, KeyError, ValueError):
-    """Text or bytes that are not exactly one token (tiktoken raises ``KeyError`` here)."""
+    """Text or bytes that are not exactly one token (tiktoken raises ``KeyError`` here).
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl100k_base").encode_single_token("hello world")
+    ... except KeyError as exc:
+    ...     print(type(exc).__name__)
+    TokenNotFound
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
 
 
 class UnknownEncoding(TokenizerError, ValueError):
-    """No encoding is registered under this name."""
+    """No encoding is registered under this name.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.get_tokenizer("cl200k")
+    ... except UnknownEncoding as exc:
+    ...     print(isinstance(exc, ValueError))
+    True
+    """
 
 
 class UnknownModel(TokenizerError, KeyError, ValueError):
-    """No encoding is known for this model name (tiktoken raises ``KeyError`` here)."""
+    """No encoding is known for this model name (tiktoken raises ``KeyError`` here).
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.tokenizer_for_model("my-model")
+    ... except KeyError as exc:
+    ...     print(type(exc).__name__)
+    UnknownModel
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""

@@ -73,6 +73,29 @@ def _pattern_name(pattern: str) -> PatternName:
     )
 
 
+def _surrogate_index_map(text: str) -> list[int] | None:
+    """For text with surrogates: original index of each index of tiktoken's repaired text.
+
+    The native code repairs such text as tiktoken does (``encode("utf-16",
+    "surrogatepass").decode("utf-16", "replace")``): a surrogate pair becomes one
+    character and a lone surrogate becomes U+FFFD. Returns None for ordinary text.
+    """
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    index: list[int] = []
+    i = 0
+    for ch in fixed:
+        index.append(i)
+        pair = ord(ch) > 0xFFFF and "\ud800" <= text[i] <= "\udbff"
+        i += 2 if pair else 1
+    index.append(i)
+    return index
+
+
 def _balanced_slices(items: list[_T], parts: int) -> list[list[_T]]:
     """Contiguous slices of ``items`` with about equal total length."""
     sizes = [len(x) if hasattr(x, "__len__") else 1 for x in items]
@@ -241,7 +264,12 @@ class Tokenizer:
         return dict(self._special_tokens)
 
     def is_special_token(self, token: int) -> bool:
-        """Whether ``token`` is the id of a special token."""
+        """Whether ``token`` is the id of a special token.
+
+        >>> enc = get_tokenizer("cl100k_base")
+        >>> enc.is_special_token(100257), enc.is_special_token(15339)
+        (True, False)
+        """
         return self._impl.is_special(token) if 0 <= token < 2**32 - 1 else False
 
     # ---------------------------------------------------------------- policies
@@ -367,9 +395,17 @@ class Tokenizer:
         >>> starts
         [0, 5]
         """
-        return self._impl.encode_with_offsets(
+        ids, starts = self._impl.encode_with_offsets(
             text, self._policy_for(allowed_special, disallowed_special), as_numpy
         )
+        if isinstance(text, str) and (index := _surrogate_index_map(text)) is not None:
+            mapped = [index[s] for s in starts.tolist()] if as_numpy else [index[s] for s in starts]
+            if as_numpy:
+                import numpy as np
+
+                return ids, np.asarray(mapped, dtype=np.int64)
+            return ids, mapped
+        return ids, starts
 
     def truncate(
         self,
@@ -394,6 +430,8 @@ class Tokenizer:
         end = self._impl.truncate(
             text, max_tokens, self._policy_for(allowed_special, disallowed_special)
         )
+        if isinstance(text, str) and (index := _surrogate_index_map(text)) is not None:
+            end = index[end]
         return text[:end]
 
     # ---------------------------------------------------------------- batches
@@ -507,16 +545,15 @@ class Tokenizer:
         >>> get_tokenizer("cl100k_base").decode_tokens_bytes([15339, 1917])
         [b'hello', b' world']
         """
-        return [self._impl.token_bytes(int(t)) for t in tokens]
+        return self._impl.tokens_bytes(tokens)
 
     def token_byte_values(self) -> list[bytes]:
-        """The bytes of every mergeable token, in rank order.
+        """The bytes of every mergeable token, sorted bytewise (as tiktoken's).
 
         >>> len(get_tokenizer("r50k_base").token_byte_values())
         50256
         """
-        ranks = self._impl.mergeable_ranks()
-        return sorted(ranks, key=ranks.__getitem__)
+        return sorted(self._impl.mergeable_ranks())
 
     def mergeable_ranks(self) -> dict[bytes, int]:
         """``{token bytes: rank}`` of the mergeable tokens (a copy).
