@@ -57,7 +57,7 @@ test-cpp: $(SYSTEM_STAMP)
 
 bench: $(BUILD_STAMP)
 	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
-	$(PY) -m pytest tests/benchmarks -p no:cacheprovider --benchmark-enable -s -q
+	$(PY) -m pytest tests/benchmarks -o 'python_files=bench_*.py' -p no:cacheprovider --benchmark-enable -s -q
 
 lint: $(BUILD_STAMP)
 	$(BIN)/ruff check python tests
