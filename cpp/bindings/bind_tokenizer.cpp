@@ -332,13 +332,13 @@ void register_tokenizer(py::module_& m) {
             const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
-            std::vector<std::vector<Rank>> out(in.size());
+            std::vector<std::string_view> views;
+            views.reserve(in.size());
+            for (const auto& x : in) views.push_back(x.view);
+            std::vector<std::vector<Rank>> out;
             {
               py::gil_scoped_release release;
-              for (std::size_t i = 0; i < in.size(); ++i) {
-                if (policy) t.encode(in[i].view, *policy, out[i]);
-                else t.encode_ordinary(in[i].view, out[i]);
-              }
+              t.encode_many(views, policy, out);
             }
             py::list res(out.size());
             for (std::size_t i = 0; i < out.size(); ++i) res[i] = w.ids_out(std::move(out[i]), as_numpy);
@@ -351,12 +351,15 @@ void register_tokenizer(py::module_& m) {
             const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
-            std::vector<int64_t> out(in.size());
+            std::vector<std::string_view> views;
+            views.reserve(in.size());
+            for (const auto& x : in) views.push_back(x.view);
+            std::vector<std::size_t> counts;
             {
               py::gil_scoped_release release;
-              for (std::size_t i = 0; i < in.size(); ++i)
-                out[i] = static_cast<int64_t>(policy ? t.count(in[i].view, *policy) : t.count_ordinary(in[i].view));
+              t.count_many(views, policy, counts);
             }
+            std::vector<int64_t> out(counts.begin(), counts.end());
             return to_numpy(std::move(out));
           },
           py::arg("texts"), py::arg("policy") = nullptr)

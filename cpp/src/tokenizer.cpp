@@ -553,13 +553,22 @@ SpecialPolicy Tokenizer::ordinary_policy() const {
   return p;
 }
 
+void Tokenizer::prepare(Workspace& ws, std::size_t text_size) {
+  if (text_size >= PieceCache::kMinText && !ws.cache) {
+    ws.cache.emplace(text_size);
+    ws.enable_memo();
+  }
+}
+
 template <class Sink>
 void Tokenizer::run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const {
   Workspace ws;
-  if (text.size() >= PieceCache::kMinText) {
-    ws.cache.emplace(text.size());
-    ws.enable_memo();
-  }
+  prepare(ws, text.size());
+  run(text, policy, sink, ws);
+}
+
+template <class Sink>
+void Tokenizer::run(std::string_view text, const SpecialPolicy* policy, Sink&& sink, Workspace& ws) const {
   auto ordinary = [&](std::string_view segment) {
     pretokenize::split(pattern_, segment, [&](std::string_view piece) { bpe(piece, sink, ws); });
   };
@@ -592,6 +601,34 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<Rank>& out) c
 
 void Tokenizer::encode(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out) const {
   run(text, &policy, [&](Rank r) { out.push_back(r); });
+}
+
+void Tokenizer::encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                            std::vector<std::vector<Rank>>& out) const {
+  // One workspace for the whole batch: the memos carry over from text to text, which
+  // is what makes many small documents as cheap per byte as one large one.
+  Workspace ws;
+  std::size_t total = 0;
+  for (const auto t : texts) total += t.size();
+  prepare(ws, total);
+  out.resize(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto& v = out[i];
+    run(texts[i], policy, [&](Rank r) { v.push_back(r); }, ws);
+  }
+}
+
+void Tokenizer::count_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                           std::vector<std::size_t>& out) const {
+  Workspace ws;
+  std::size_t total = 0;
+  for (const auto t : texts) total += t.size();
+  prepare(ws, total);
+  out.assign(texts.size(), 0);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::size_t& c = out[i];
+    run(texts[i], policy, [&](Rank) { ++c; }, ws);
+  }
 }
 
 std::size_t Tokenizer::count_ordinary(std::string_view text) const {

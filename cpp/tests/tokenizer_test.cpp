@@ -250,3 +250,21 @@ TEST(TokenizerTables, BytesOnlyVocabularyEncodesBytes) {
   t.encode_ordinary("h\xC3\xA9", out);
   EXPECT_EQ(out, (std::vector<Rank>{'h', 0xC3, 0xA9}));
 }
+
+TEST_F(Cl100k, BatchesShareMemosAndMatchSingleCalls) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i)
+    texts.push_back("Document " + std::to_string(i) + ": the same words again and again, \xE4\xB8\xAD\xE6\x96\x87 " +
+                    std::string(static_cast<std::size_t>(i % 7), 'x'));
+  texts.emplace_back("");
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  std::vector<std::vector<Rank>> many;
+  tok_->encode_many(views, nullptr, many);
+  std::vector<std::size_t> counts;
+  tok_->count_many(views, nullptr, counts);
+  ASSERT_EQ(many.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(many[i], enc(texts[i]));
+    EXPECT_EQ(counts[i], many[i].size());
+  }
+}

@@ -69,6 +69,12 @@ class Tokenizer {
   void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
   void encode(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out) const;
   [[nodiscard]] std::size_t count_ordinary(std::string_view text) const;
+
+  // Many texts at once (policy nullptr = ordinary); memos are shared across the batch.
+  void encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                   std::vector<std::vector<Rank>>& out) const;
+  void count_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                  std::vector<std::size_t>& out) const;
   [[nodiscard]] std::size_t count(std::string_view text, const SpecialPolicy& policy) const;
 
   // Byte offset at which each token of encode(text, policy) starts.
@@ -120,8 +126,11 @@ class Tokenizer {
   void bpe(std::string_view piece, Sink&& sink, Workspace& ws) const;
   template <class Sink>
   void bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) const;
+  static void prepare(Workspace& ws, std::size_t text_size);
   template <class Sink>
   void run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const;
+  template <class Sink>
+  void run(std::string_view text, const SpecialPolicy* policy, Sink&& sink, Workspace& ws) const;
   [[nodiscard]] bool find_special(std::string_view text, std::size_t from, const SpecialPolicy& policy,
                                   bool want_disallowed, SpecialMatch& m) const noexcept;
   [[noreturn]] void throw_disallowed(const std::string& token) const;

@@ -96,9 +96,13 @@ def _surrogate_index_map(text: str) -> list[int] | None:
     return index
 
 
+def _size(x: object) -> int:
+    return len(x) if hasattr(x, "__len__") else 1
+
+
 def _balanced_slices(items: list[_T], parts: int) -> list[list[_T]]:
     """Contiguous slices of ``items`` with about equal total length."""
-    sizes = [len(x) if hasattr(x, "__len__") else 1 for x in items]
+    sizes = [_size(x) for x in items]
     total = sum(sizes) or 1
     target = total / parts
     slices: list[list[_T]] = []
@@ -441,9 +445,16 @@ class Tokenizer:
             raise InvalidInput(f"num_threads must be >= 1, got {num_threads}")
         if num_threads == 1 or len(batch) < 2:
             return list(fn(batch))
+        # Contiguous slices of about equal size (each one GIL-free native call that shares
+        # its memos across the slice), handed out largest first so that the threads
+        # finish together.
         slices = _balanced_slices(batch, min(num_threads * 4, len(batch)))
+        order = sorted(range(len(slices)), key=lambda i: -sum(map(_size, slices[i])))
+        parts: list[Any] = [None] * len(slices)
         with ThreadPoolExecutor(max_workers=num_threads) as pool:
-            parts = list(pool.map(fn, slices))
+            futures = {pool.submit(fn, slices[i]): i for i in order}
+            for future, i in futures.items():
+                parts[i] = future.result()
         return [x for part in parts for x in part]
 
     def encode_batch(
