@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import shared_data
 from hypothesis import settings
+from shared_data import ENCODING_NAMES
 
 if TYPE_CHECKING:
     from covekit import Tokenizer
@@ -31,16 +32,6 @@ settings.register_profile(
 )
 settings.load_profile("covekit")
 
-#: Every encoding covekit and tiktoken 0.14 both know, in tiktoken's order.
-ENCODING_NAMES = [
-    "gpt2",
-    "r50k_base",
-    "p50k_base",
-    "p50k_edit",
-    "cl100k_base",
-    "o200k_base",
-    "o200k_harmony",
-]
 
 _SESSION_VARS = ("TIKTOKEN_CACHE_DIR", "COVEKIT_TOKENIZER_DIR")
 

@@ -27,6 +27,18 @@ TOKENIZER_URLS = {
 }
 
 
+#: Every encoding covekit and tiktoken 0.14 both know, in tiktoken's order.
+ENCODING_NAMES = [
+    "gpt2",
+    "r50k_base",
+    "p50k_base",
+    "p50k_edit",
+    "cl100k_base",
+    "o200k_base",
+    "o200k_harmony",
+]
+
+
 def data_root() -> Path | None:
     """The shared data folder, or None when it is not there."""
     env = os.environ.get("COVEKIT_TEST_DATA")

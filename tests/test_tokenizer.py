@@ -41,18 +41,10 @@ from covekit.errors import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_data import ENCODING_NAMES
 
 Pair = tuple[Tokenizer, Any]  # (covekit tokenizer, tiktoken Encoding)
 
-ENCODING_NAMES = [
-    "gpt2",
-    "r50k_base",
-    "p50k_base",
-    "p50k_edit",
-    "cl100k_base",
-    "o200k_base",
-    "o200k_harmony",
-]
 PATTERNS = ["r50k", "cl100k", "o200k"]
 #: An encoding that uses each pre-tokenizer pattern (to read tiktoken's pat_str from).
 PATTERN_ENCODING = {"r50k": "r50k_base", "cl100k": "cl100k_base", "o200k": "o200k_base"}
