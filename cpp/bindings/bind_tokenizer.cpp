@@ -282,15 +282,15 @@ void register_tokenizer(py::module_& m) {
           },
           py::arg("mergeable_ranks"), py::arg("special_tokens"), py::arg("pattern"), py::arg("name"))
       .def_property_readonly("name", [](const PyTokenizer& w) {
-            const Tokenizer& t = *w.core; return w.core->name(); })
+            return w.core->name(); })
       .def_property_readonly("pattern", [](const PyTokenizer& w) {
             const Tokenizer& t = *w.core; return pattern_name(t.pattern()); })
       .def_property_readonly("max_token_value", [](const PyTokenizer& w) {
-            const Tokenizer& t = *w.core; return w.core->max_token_value(); })
+            return w.core->max_token_value(); })
       .def_property_readonly("mergeable_count", [](const PyTokenizer& w) {
-            const Tokenizer& t = *w.core; return w.core->mergeable_count(); })
+            return w.core->mergeable_count(); })
       .def_property_readonly("memory_bytes", [](const PyTokenizer& w) {
-            const Tokenizer& t = *w.core; return w.core->memory_bytes(); })
+            return w.core->memory_bytes(); })
       .def_property_readonly("special_tokens",
                              [](const PyTokenizer& w) {
             const Tokenizer& t = *w.core;
@@ -493,9 +493,9 @@ void register_tokenizer(py::module_& m) {
           },
           py::arg("piece"), "BPE of one pre-tokenized piece (bytes), without splitting.")
       .def("is_token", [](const PyTokenizer& w, Rank token) {
-            const Tokenizer& t = *w.core; return w.core->is_token(token); }, py::arg("token"))
+            return w.core->is_token(token); }, py::arg("token"))
       .def("is_special", [](const PyTokenizer& w, Rank token) {
-            const Tokenizer& t = *w.core; return w.core->is_special(token); }, py::arg("token"))
+            return w.core->is_special(token); }, py::arg("token"))
       .def("mergeable_ranks",
            [](const PyTokenizer& w) {
             const Tokenizer& t = *w.core;
