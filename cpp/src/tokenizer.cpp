@@ -72,6 +72,19 @@ std::string printable(std::string_view s) {
   return r;
 }
 
+// Whether any byte of p[0, n) is >= 0x80.
+inline bool has_high_byte(const unsigned char* p, std::size_t n) noexcept {
+  uint64_t acc = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; ++i) acc |= p[i];
+  return (acc & 0x8080808080808080ULL) != 0;
+}
+
 inline uint64_t load_head(std::string_view s) noexcept {
   uint64_t v = 0;
   std::memcpy(&v, s.data(), s.size() < 8 ? s.size() : 8);
@@ -159,10 +172,16 @@ struct Tokenizer::Workspace {
     Rank merged[kPairMemo];
   };
   std::unique_ptr<PairMemo> memo;
+  // Memo of the backtracking encoder's pair checks: a | b << 21 | compatible << 42.
+  static constexpr unsigned kCompatBits = 14;
+  static constexpr std::size_t kCompatMemo = std::size_t{1} << kCompatBits;
+  std::unique_ptr<uint64_t[]> compat;
 
   void enable_memo() {
     memo = std::make_unique<PairMemo>();
     std::fill(std::begin(memo->key), std::end(memo->key), UINT64_MAX);
+    compat = std::make_unique<uint64_t[]>(kCompatMemo);
+    std::fill(compat.get(), compat.get() + kCompatMemo, UINT64_MAX);
   }
 
   Rank pair(const Tokenizer& t, Rank left, Rank right) {
@@ -177,6 +196,8 @@ struct Tokenizer::Workspace {
   }
 
   std::optional<PieceCache> cache;
+  std::vector<Rank> bt_tokens;
+  std::vector<uint64_t> bt_dead;
   std::vector<Rank> tok;
   std::vector<uint32_t> prev, next, ver;
   std::vector<Entry> heap;
@@ -355,6 +376,8 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
       special_lengths_.push_back(text.size());
   }
   std::sort(special_lengths_.rbegin(), special_lengths_.rend());
+
+  build_backtrack();
 }
 
 Rank Tokenizer::lookup(std::string_view bytes) const noexcept {
@@ -426,6 +449,17 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
       return;
     }
   }
+  // tiktoken's rule: a piece that is itself a token is that token. Non-ASCII pieces
+  // (few bytes per token, so many merges) go to the backtracking encoder; it starts with
+  // the longest token at the start of the piece, so it takes a whole-piece token as its
+  // first and only token without a separate lookup. ASCII pieces are mostly whole tokens
+  // or merge in a few steps: one hash lookup, then the merge loop. (Measured on the
+  // corpus: backtracking ASCII pieces too is slower on English.)
+  if (bt_ && has_high_byte(p, n) && bpe_backtrack(piece, ws)) {
+    for (const Rank t : ws.bt_tokens) sink(t);
+    if (cache) cache->put(piece, h, ws.bt_tokens.data(), ws.bt_tokens.size());
+    return;
+  }
   if (const Rank whole = lookup_hashed(piece, h); whole != kNoRank) {
     sink(whole);
     return;
@@ -435,6 +469,14 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
     return;
   }
   Rank tok[kHeapThreshold];
+  const std::size_t m = merge_small(piece, tok, ws);
+  for (std::size_t i = 0; i < m; ++i) sink(tok[i]);
+  if (cache) cache->put(piece, h, tok, m);
+}
+
+std::size_t Tokenizer::merge_small(std::string_view piece, Rank* tok, Workspace& ws) const {
+  const std::size_t n = piece.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
   Rank pr[kHeapThreshold];
   std::size_t m = n;
   for (std::size_t i = 0; i < n; ++i) tok[i] = byte_rank_[p[i]];
@@ -456,8 +498,305 @@ void Tokenizer::bpe(std::string_view piece, Sink&& sink, Workspace& ws) const {
     pr[at] = at + 1 < m ? ws.pair(*this, tok[at], tok[at + 1]) : kNoRank;
     if (at > 0) pr[at - 1] = ws.pair(*this, tok[at - 1], tok[at]);
   }
-  for (std::size_t i = 0; i < m; ++i) sink(tok[i]);
-  if (cache) cache->put(piece, h, tok, m);
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// Backtracking BPE.
+//
+// For a vocabulary built by BPE training, the merge loop's result on a piece is the one
+// segmentation into tokens in which every adjacent pair is "compatible": merging the
+// bytes of the two tokens alone gives back exactly those two tokens. (A merge inside one
+// token's span never depends on anything outside it unless a merge across the boundary
+// wins first, and that is what the pair check looks for.) The encoder walks the piece
+// left to right taking the longest token that starts at the current position, steps
+// down to shorter prefix tokens when the pair with the previous token is incompatible,
+// and backtracks when no prefix fits; a bitset remembers dead-end positions so each is
+// visited once. This is the algorithm of GitHub's `bpe` crate (rust-gems), written
+// afresh here.
+//
+// The equivalence needs every token to be produced by the merge loop from its own bytes
+// ("reachable"). The constructor checks exactly that by encoding every token with the
+// backtracking encoder; a vocabulary that fails keeps the merge loop for every piece.
+// The pair check uses only each token's canonical last merge (its "split"); the tests
+// compare both algorithms on corpora and random bytes.
+struct Tokenizer::Backtrack {
+  struct Node {
+    int32_t base;   // children at base + byte
+    int32_t check;  // parent slot; -1 free, -2 root
+    Rank value;     // the token ending here, or kNoRank
+  };
+  std::vector<Node> nodes;
+  std::vector<uint32_t> len;        // token length by rank
+  std::vector<Rank> next_prefix;    // longest token that is a proper prefix, by rank
+  std::vector<Rank> left, right;    // canonical split by rank; (r, r) for unsplittable tokens
+  std::vector<uint64_t> merges;     // canonical pairs: left | right << 21 | merged << 42
+  uint64_t mask = 0;
+  // Bitsets by rank: is the left / right part of some canonical merge. Small enough to
+  // stay in cache; most pairs fail them and skip the probe of the big merge table.
+  std::vector<uint64_t> is_left, is_right;
+
+  [[nodiscard]] static bool test(const std::vector<uint64_t>& bits, Rank r) noexcept {
+    return (bits[r >> 6] >> (r & 63)) & 1;
+  }
+
+  // The longest token that is a prefix of p[0, n); n >= 1 and every byte is a token.
+  [[nodiscard]] Rank longest(const unsigned char* p, std::size_t n) const noexcept {
+    const Node* nd = nodes.data();
+    const auto size = static_cast<int64_t>(nodes.size());
+    int32_t s = 0;
+    Rank best = kNoRank;
+    for (std::size_t i = 0; i < n; ++i) {
+      const int64_t t = int64_t{nd[s].base} + p[i];
+      if (t >= size || nd[t].check != s) break;
+      s = static_cast<int32_t>(t);
+      if (nd[s].value != kNoRank) best = nd[s].value;
+    }
+    return best;
+  }
+
+  [[nodiscard]] Rank merged(Rank a, Rank b) const noexcept {
+    if (!test(is_left, a) || !test(is_right, b)) return kNoRank;
+    const uint64_t k = uint64_t{a} | (uint64_t{b} << kPackBits);
+    for (uint64_t i = pair_hash(k) & mask;; i = (i + 1) & mask) {
+      const uint64_t s = merges[i];
+      if ((s & ((uint64_t{1} << (2 * kPackBits)) - 1)) == k) return static_cast<Rank>(s >> (2 * kPackBits));
+      if (s == UINT64_MAX) return kNoRank;
+    }
+  }
+
+  void insert_merge(Rank a, Rank b, Rank m) {
+    is_left[a >> 6] |= uint64_t{1} << (a & 63);
+    is_right[b >> 6] |= uint64_t{1} << (b & 63);
+    const uint64_t k = uint64_t{a} | (uint64_t{b} << kPackBits);
+    for (uint64_t i = pair_hash(k) & mask;; i = (i + 1) & mask) {
+      if (merges[i] == UINT64_MAX) {
+        merges[i] = k | (uint64_t{m} << (2 * kPackBits));
+        return;
+      }
+    }
+  }
+
+  // Would merging the bytes of a then b give exactly [a, b]? Undo the merges that built
+  // a (from its right end) and b (from its left end), highest rank first, and look for a
+  // merge across the boundary that would have come before them. Equal ranks (the same
+  // token) go to the leftmost pair, as in the merge loop.
+  [[nodiscard]] bool compatible(Rank a, Rank b) const noexcept {
+    Rank limit = kNoRank;
+    for (;;) {
+      const Rank m = merged(a, b);
+      if (m != kNoRank && m < limit) return false;
+      if (a > b) {
+        limit = a;
+        a = right[a];
+        if (a == limit) {  // a is a single byte: only b can still be undone
+          limit = b + 1;
+          b = left[b];
+          if (b + 1 == limit) return true;
+        }
+      } else {
+        limit = b + 1;
+        b = left[b];
+        if (b + 1 == limit) {
+          limit = a;
+          a = right[a];
+          if (a == limit) return true;
+        }
+      }
+    }
+  }
+};
+
+Tokenizer::~Tokenizer() = default;
+
+bool Tokenizer::bpe_backtrack(std::string_view piece, Workspace& ws) const {
+  const Backtrack& bt = *bt_;
+  const std::size_t n = piece.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  uint64_t* memo = ws.compat.get();
+  const auto compatible = [&](Rank a, Rank b) {
+    if (memo == nullptr) return bt.compatible(a, b);
+    const uint64_t key = uint64_t{a} | (uint64_t{b} << kPackBits);
+    uint64_t& slot = memo[(key * 0x9E3779B97F4A7C15ULL) >> (64 - Workspace::kCompatBits)];
+    if ((slot & ((uint64_t{1} << (2 * kPackBits)) - 1)) == key) return (slot >> (2 * kPackBits)) != 0;
+    const bool ok = bt.compatible(a, b);
+    slot = key | (uint64_t{ok} << (2 * kPackBits));
+    return ok;
+  };
+  auto& toks = ws.bt_tokens;
+  auto& dead = ws.bt_dead;  // positions from which no valid encoding continues
+  toks.clear();
+  dead.assign(n / 64 + 1, 0);
+  std::size_t pos = 0;
+  Rank next = bt.longest(p, n);
+  while (next != kNoRank) {
+    Rank token = next;
+    const Rank last = toks.empty() ? kNoRank : toks.back();
+    for (;;) {
+      const std::size_t end = pos + bt.len[token];
+      const bool alive = !(dead[end >> 6] >> (end & 63) & 1);
+      if (alive && (last == kNoRank || compatible(last, token))) {
+        toks.push_back(token);
+        pos = end;
+        next = end < n ? bt.longest(p + end, n - end) : kNoRank;
+        break;
+      }
+      const Rank shorter = bt.next_prefix[token];
+      if (shorter != kNoRank) {
+        token = shorter;
+        continue;
+      }
+      if (last == kNoRank) return false;  // cannot happen for a checked vocabulary
+      dead[pos >> 6] |= uint64_t{1} << (pos & 63);
+      toks.pop_back();
+      pos -= bt.len[last];
+      next = last;
+      break;
+    }
+  }
+  return true;
+}
+
+void Tokenizer::build_backtrack() {
+  // Reserved widths: ranks are packed in 21 bits like the pair table.
+  if (max_rank_of_mergeable() > kPackMask - 1) return;
+  auto bt = std::make_unique<Backtrack>();
+  const std::size_t nranks = offsets_.size() - 1;
+  bt->len.assign(nranks, 0);
+  bt->next_prefix.assign(nranks, kNoRank);
+  std::vector<Rank> order;
+  order.reserve(mergeable_count_);
+  for (Rank r = 0; r < nranks; ++r) {
+    if (present_[r] != 1) continue;
+    bt->len[r] = offsets_[r + 1] - offsets_[r];
+    order.push_back(r);
+  }
+  const auto bytes_of = [&](Rank r) { return std::string_view(blob_).substr(offsets_[r], offsets_[r + 1] - offsets_[r]); };
+  std::sort(order.begin(), order.end(), [&](Rank a, Rank b) { return bytes_of(a) < bytes_of(b); });
+
+  // Double-array trie over the token bytes.
+  auto& nodes = bt->nodes;
+  nodes.assign(std::max<std::size_t>(1024, blob_.size() / 2), Backtrack::Node{0, -1, kNoRank});
+  std::vector<uint64_t> used(nodes.size() / 64 + 1, 0);
+  const auto grow = [&](std::size_t need) {
+    if (need < nodes.size()) return;
+    const std::size_t size = std::bit_ceil(need + 1);
+    nodes.resize(size, Backtrack::Node{0, -1, kNoRank});
+    used.resize(size / 64 + 1, 0);
+  };
+  const auto is_used = [&](std::size_t i) { return i < nodes.size() && (used[i >> 6] >> (i & 63) & 1); };
+  const auto mark = [&](std::size_t i) { used[i >> 6] |= uint64_t{1} << (i & 63); };
+  mark(0);
+  nodes[0].check = -2;
+  std::size_t first_free = 1;
+  struct Item {
+    int32_t node;
+    uint32_t lo, hi, depth;
+    Rank above;
+  };
+  std::vector<Item> stack{{0, 0, static_cast<uint32_t>(order.size()), 0, kNoRank}};
+  std::vector<std::pair<unsigned, std::pair<uint32_t, uint32_t>>> kids;
+  while (!stack.empty()) {
+    Item it = stack.back();
+    stack.pop_back();
+    Rank above = it.above;
+    if (it.lo < it.hi && bytes_of(order[it.lo]).size() == it.depth) {
+      const Rank r = order[it.lo];
+      nodes[it.node].value = r;
+      bt->next_prefix[r] = it.above;
+      above = r;
+      ++it.lo;
+    }
+    if (it.lo == it.hi) continue;
+    kids.clear();
+    for (uint32_t i = it.lo; i < it.hi;) {
+      const auto c = static_cast<unsigned char>(bytes_of(order[i])[it.depth]);
+      uint32_t j = i + 1;
+      while (j < it.hi && static_cast<unsigned char>(bytes_of(order[j])[it.depth]) == c) ++j;
+      kids.push_back({c, {i, j}});
+      i = j;
+    }
+    // The lowest base at which every child's slot is free; candidates come from free
+    // slots for the first child.
+    const unsigned c0 = kids.front().first;
+    std::size_t f = std::max<std::size_t>(first_free, c0 + 1);
+    std::size_t base = 0;
+    for (;; ++f) {
+      while (is_used(f)) ++f;
+      base = f - c0;
+      bool ok = true;
+      for (const auto& k : kids)
+        if (is_used(base + k.first)) {
+          ok = false;
+          break;
+        }
+      if (ok) break;
+    }
+    grow(base + 256);
+    nodes[it.node].base = static_cast<int32_t>(base);
+    for (const auto& [c, range] : kids) {
+      const std::size_t slot = base + c;
+      mark(slot);
+      nodes[slot].check = it.node;
+      stack.push_back({static_cast<int32_t>(slot), range.first, range.second, it.depth + 1, above});
+    }
+    while (is_used(first_free)) ++first_free;
+  }
+  if (nodes.size() > static_cast<std::size_t>(INT32_MAX)) return;
+  std::size_t last_used = nodes.size();
+  while (last_used > 1 && !is_used(last_used - 1)) --last_used;
+  nodes.resize(last_used + 256, Backtrack::Node{0, -1, kNoRank});
+  nodes.shrink_to_fit();
+
+  // Canonical splits, in rank order: the longest prefix token whose remainder is a token
+  // and which forms a compatible pair with it.
+  bt->left.assign(nranks, kNoRank);
+  bt->right.assign(nranks, kNoRank);
+  const std::size_t cap = std::bit_ceil(mergeable_count_ * 2 + 16);
+  bt->merges.assign(cap, UINT64_MAX);
+  bt->mask = cap - 1;
+  bt->is_left.assign(nranks / 64 + 1, 0);
+  bt->is_right.assign(nranks / 64 + 1, 0);
+  for (Rank r = 0; r < nranks; ++r) {
+    if (present_[r] != 1) continue;
+    const std::string_view t = bytes_of(r);
+    Rank a = bt->next_prefix[r];
+    for (; a != kNoRank; a = bt->next_prefix[a]) {
+      const Rank b = lookup(t.substr(bt->len[a]));
+      if (b != kNoRank && a < r && b < r && bt->compatible(a, b)) {
+        bt->left[r] = a;
+        bt->right[r] = b;
+        bt->insert_merge(a, b, r);
+        break;
+      }
+    }
+    if (a == kNoRank) bt->left[r] = bt->right[r] = r;
+  }
+
+  // The check: every token of two or more bytes must have a split, and the merge loop
+  // (tiktoken's rule, without the whole-piece shortcut) must turn its bytes into itself.
+  Workspace ws;
+  std::vector<Rank> got;
+  Rank tok[kHeapThreshold];
+  for (Rank r = 0; r < nranks; ++r) {
+    if (present_[r] != 1 || bt->len[r] < 2) continue;
+    bool ok = bt->left[r] != r;
+    if (ok) {
+      const std::string_view t = bytes_of(r);
+      std::size_t m = 0;
+      if (t.size() <= kHeapThreshold) {
+        m = merge_small(t, tok, ws);
+      } else {
+        got.clear();
+        bpe_heap(t, [&](Rank x) { got.push_back(x); }, ws);
+        m = got.size();
+        tok[0] = got[0];
+      }
+      ok = m == 1 && tok[0] == r;
+    }
+    if (!ok) return;  // keep the merge loop for this vocabulary
+  }
+  bt_ = std::move(bt);
 }
 
 template <class Sink>
@@ -641,6 +980,26 @@ std::size_t Tokenizer::count(std::string_view text, const SpecialPolicy& policy)
   std::size_t c = 0;
   run(text, &policy, [&](Rank) { ++c; });
   return c;
+}
+
+void Tokenizer::encode_piece_merge(std::string_view piece, std::vector<Rank>& out) const {
+  if (piece.empty()) return;
+  Workspace ws;
+  if (piece.size() > kHeapThreshold) {
+    bpe_heap(piece, [&](Rank r) { out.push_back(r); }, ws);
+    return;
+  }
+  Rank tok[kHeapThreshold];
+  const std::size_t m = merge_small(piece, tok, ws);
+  out.insert(out.end(), tok, tok + m);
+}
+
+void Tokenizer::encode_piece_backtrack(std::string_view piece, std::vector<Rank>& out) const {
+  if (!bt_) throw InvalidInput("the vocabulary of '" + name_ + "' does not support backtracking BPE");
+  if (piece.empty()) return;
+  Workspace ws;
+  if (!bpe_backtrack(piece, ws)) throw InvalidInput("backtracking BPE hit a dead end");
+  out.insert(out.end(), ws.bt_tokens.begin(), ws.bt_tokens.end());
 }
 
 void Tokenizer::encode_piece(std::string_view piece, std::vector<Rank>& out) const {

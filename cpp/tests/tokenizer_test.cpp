@@ -268,3 +268,83 @@ TEST_F(Cl100k, BatchesShareMemosAndMatchSingleCalls) {
     EXPECT_EQ(counts[i], many[i].size());
   }
 }
+
+// The backtracking encoder must give the merge loop's tokens on every piece. Checked on
+// every pre-tokenized piece of the corpus (all scripts), and on random byte strings
+// made from corpus bytes with random bytes mixed in (invalid UTF-8 included), for each
+// official vocabulary, all of which pass the construction check.
+TEST(Backtracking, AgreesWithTheMergeLoopForEveryOfficialVocabulary) {
+  const fs::path corpus = covekit::testing::data_root() / "corpus";
+  COVEKIT_REQUIRE_DATA(corpus);
+  std::string text;
+  for (const auto& entry : fs::recursive_directory_iterator(corpus))
+    if (entry.is_regular_file() && entry.path().extension() == ".txt")
+      text += covekit::testing::read_file(entry.path()).substr(0, 20000);
+  const std::pair<const char*, Pattern> vocabularies[] = {
+      {"r50k_base", Pattern::kR50k}, {"p50k_base", Pattern::kR50k},
+      {"cl100k_base", Pattern::kCl100k}, {"o200k_base", Pattern::kO200k}};
+  for (const auto& [name, pattern] : vocabularies) {
+    const auto t = load(name, pattern);
+    if (!t) GTEST_SKIP() << "shared tokenizer data missing: " << name;
+    ASSERT_TRUE(t->uses_backtracking()) << name;
+    std::size_t pieces = 0;
+    std::vector<Rank> a, b;
+    covekit::pretokenize::split(pattern, text, [&](std::string_view piece) {
+      a.clear();
+      b.clear();
+      t->encode_piece_merge(piece, a);
+      t->encode_piece_backtrack(piece, b);
+      ++pieces;
+      if (a != b) ADD_FAILURE() << name << ": piece '" << piece << "'";
+    });
+    EXPECT_GT(pieces, 10000u);
+    std::mt19937 rng(11);
+    for (int k = 0; k < 20000; ++k) {
+      std::string s;
+      const std::size_t n = 1 + rng() % (k % 10 == 0 ? 300 : 40);  // short, and past the heap threshold
+      const std::size_t at = rng() % text.size();
+      for (std::size_t i = 0; i < n; ++i)
+        s.push_back(rng() % 5 == 0 ? static_cast<char>(rng() % 256) : text[(at + i) % text.size()]);
+      a.clear();
+      b.clear();
+      t->encode_piece_merge(s, a);
+      t->encode_piece_backtrack(s, b);
+      ASSERT_EQ(a, b) << name << ": random piece #" << k;
+    }
+  }
+}
+
+// A vocabulary with a token the merge loop can never build from its own bytes ("abcd":
+// its bytes merge to ["a", "bc", "d"] and stop, since neither "abc" nor "bcd" is a
+// token) fails the construction check and keeps the merge loop: results stay exact.
+TEST(Backtracking, UnreachableTokenDisablesItAndResultsStayExact) {
+  std::vector<std::pair<std::string, Rank>> v;
+  for (int b = 0; b < 256; ++b) v.emplace_back(std::string(1, static_cast<char>(b)), static_cast<Rank>(b));
+  v.emplace_back("bc", 256);
+  v.emplace_back("ab", 257);
+  v.emplace_back("abcd", 258);
+  const Tokenizer t(v, {}, Pattern::kCl100k);
+  EXPECT_FALSE(t.uses_backtracking());
+  std::vector<Rank> out;
+  t.encode_ordinary("abcd", out);  // whole-piece rule: the piece is a token
+  EXPECT_EQ(out, (std::vector<Rank>{258}));
+  out.clear();
+  t.encode_ordinary("xabcd\xC3\xA9", out);  // not a token: the merge loop's answer
+  EXPECT_EQ(out, reference_bpe(t, "xabcd\xC3\xA9"));
+  EXPECT_EQ(out, (std::vector<Rank>{'x', 'a', 256, 'd', 0xC3, 0xA9}));  // "bc" outranks "ab"
+  EXPECT_THROW(t.encode_piece_backtrack("abcd", out), covekit::InvalidInput);
+
+  // The same vocabulary without the unreachable token does use backtracking, and agrees.
+  v.pop_back();
+  v.emplace_back("\xC3\xA9", 258);
+  v.emplace_back("b\xC3\xA9", 259);
+  const Tokenizer u(v, {}, Pattern::kCl100k);
+  EXPECT_TRUE(u.uses_backtracking());
+  for (std::string_view s : {"ab\xC3\xA9", "abc\xC3\xA9", "bbc\xC3\xA9\xC3\xA9", "\xC3\xA9" "abcabc"}) {
+    std::vector<Rank> x, y;
+    u.encode_piece_merge(s, x);
+    u.encode_piece_backtrack(s, y);
+    EXPECT_EQ(x, y) << s;
+    EXPECT_EQ(x, reference_bpe(u, s)) << s;
+  }
+}

@@ -4,7 +4,10 @@
 // concatenated bytes have the lowest rank (leftmost on ties), after first emitting a
 // whole piece that is itself a token. Pair ranks are precomputed into a table keyed by
 // the two token ids (exact, since a token's bytes determine it), and long pieces merge
-// with a heap in O(n log n) instead of O(n^2).
+// with a heap in O(n log n) instead of O(n^2). Non-ASCII pieces (few bytes per token,
+// many merges) use a backtracking encoder over a trie of the vocabulary that gives the
+// same tokens in about linear time; it is enabled only when the vocabulary passes a
+// check at construction (every official encoding does), see tokenizer.cpp.
 //
 // Thread safety: a Tokenizer is immutable after construction; every const method is
 // safe to call from many threads at once.
@@ -12,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +55,7 @@ class Tokenizer {
             std::string name = "custom");
   Tokenizer(const Tokenizer&) = delete;  // holds views into its own special-token strings
   Tokenizer& operator=(const Tokenizer&) = delete;
+  ~Tokenizer();
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] pretokenize::Pattern pattern() const noexcept { return pattern_; }
@@ -99,6 +104,15 @@ class Tokenizer {
   void encode_piece(std::string_view piece, std::vector<Rank>& out) const;
   [[nodiscard]] std::size_t count_piece(std::string_view piece) const;
 
+  // The same BPE by the two algorithms, for tests: the merge loop (tiktoken's own rule,
+  // with a heap on long pieces, without the whole-piece shortcut) and the backtracking
+  // encoder. `encode_piece_backtrack` throws InvalidInput when backtracking is
+  // unavailable for this vocabulary.
+  void encode_piece_merge(std::string_view piece, std::vector<Rank>& out) const;
+  void encode_piece_backtrack(std::string_view piece, std::vector<Rank>& out) const;
+  // True when the vocabulary passed the check that lets long pieces use backtracking.
+  [[nodiscard]] bool uses_backtracking() const noexcept { return bt_ != nullptr; }
+
   // Approximate heap memory held by the tables, in bytes.
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
 
@@ -120,12 +134,21 @@ class Tokenizer {
 
   class PieceCache;
   struct Workspace;
+  struct Backtrack;
   [[nodiscard]] Rank pair_rank(Rank left, Rank right) const noexcept;
   [[nodiscard]] Rank lookup_hashed(std::string_view bytes, uint64_t hash) const noexcept;
   template <class Sink>
   void bpe(std::string_view piece, Sink&& sink, Workspace& ws) const;
   template <class Sink>
   void bpe_heap(std::string_view piece, Sink&& sink, Workspace& ws) const;
+  std::size_t merge_small(std::string_view piece, Rank* tok, Workspace& ws) const;
+  // Leaves the tokens in the workspace; false when the piece hit a dead end (only
+  // possible for vocabularies that failed the construction check).
+  bool bpe_backtrack(std::string_view piece, Workspace& ws) const;
+  void build_backtrack();
+  [[nodiscard]] Rank max_rank_of_mergeable() const noexcept {
+    return static_cast<Rank>(offsets_.size() - 2);
+  }
   static void prepare(Workspace& ws, std::size_t text_size);
   template <class Sink>
   void run(std::string_view text, const SpecialPolicy* policy, Sink&& sink) const;
@@ -156,6 +179,10 @@ class Tokenizer {
   std::unordered_map<Rank, std::size_t> special_by_id_;
   std::vector<std::size_t> special_lengths_;  // distinct lengths, longest first
   uint64_t special_first_bytes_[4] = {0, 0, 0, 0};  // bitset of first bytes
+
+  // Backtracking encoder for long pieces (see build_backtrack); null when the
+  // vocabulary does not allow it, and then long pieces merge with the heap.
+  std::unique_ptr<const Backtrack> bt_;
 };
 
 }  // namespace covekit
