@@ -7,6 +7,15 @@
 
 from covekit import errors as errors
 from covekit import hash as hash
+from covekit.data.documents import Document as Document
+from covekit.data.ingest import Duplicate as Duplicate
+from covekit.data.ingest import IngestFailure as IngestFailure
+from covekit.data.ingest import IngestResult as IngestResult
+from covekit.data.ingest import IngestSummary as IngestSummary
+from covekit.data.ingest import Skipped as Skipped
+from covekit.data.ingest import load_documents as load_documents
+from covekit.data.normalize import Normalization as Normalization
+from covekit.data.normalize import normalize_text as normalize_text
 from covekit.data.tokenize import Tokenizer as Tokenizer
 from covekit.data.tokenize import get_tokenizer as get_tokenizer
 from covekit.data.tokenize import list_encodings as list_encodings
@@ -17,11 +26,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CovekitError",
+    "Document",
+    "Duplicate",
+    "IngestFailure",
+    "IngestResult",
+    "IngestSummary",
+    "Normalization",
+    "Skipped",
     "Tokenizer",
     "__version__",
     "errors",
     "get_tokenizer",
     "hash",
     "list_encodings",
+    "load_documents",
+    "normalize_text",
     "tokenizer_for_model",
 ]

@@ -156,12 +156,37 @@ class UnknownModel(TokenizerError, KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class IngestError(CovekitError):
+    """Base class of the errors :func:`covekit.load_documents` raises for a whole batch.
+
+    A file that cannot be read or decoded, or a bad jsonl line, is not an exception: it
+    is listed in ``IngestResult.failures`` and the batch goes on.
+
+    >>> issubclass(SourceNotFound, IngestError)
+    True
+    """
+
+
+class SourceNotFound(IngestError, FileNotFoundError):
+    """A path that does not exist, or a glob pattern that matches no file.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.load_documents("no/such/dir/*.md")
+    ... except FileNotFoundError as exc:
+    ...     print(type(exc).__name__)
+    SourceNotFound
+    """
+
+
 __all__ = [
     "CovekitError",
     "DisallowedSpecialToken",
+    "IngestError",
     "InvalidInput",
     "InvalidTokenId",
     "InvalidUtf8",
+    "SourceNotFound",
     "TokenNotFound",
     "TokenizerDataMissing",
     "TokenizerError",
