@@ -440,7 +440,7 @@ OVERLAP_NOTES = {
     "gives U+FFFD.",
     "chonkie Sentence": "whole sentences from the end of the previous chunk, as many as fit "
     "in K tokens (each counted +1).",
-    "chonkie Recursive": "no overlap parameter: rows at overlap 50 are absent.",
+    "chonkie Recursive": "no overlap parameter: its rows at overlap 50 say so.",
     "semchunk": "`overlap=K` (K >= 1 is tokens): it chunks to sub-chunks of min(K, N - K) "
     "tokens and joins runs of them, so neighbours share whole sub-chunks, up to K tokens.",
     "text-splitter": "`overlap=K`: at most K tokens, made of whole semantic units (words, "
@@ -604,6 +604,11 @@ def _pct(n: int, d: int) -> str:
     return f"{n} ({100 * n / d:.1f}%)" if d else str(n)
 
 
+def _unavailable(note: str | None) -> bool:
+    """covekit without a Chunker: said once in the notes, not on every row."""
+    return bool(note) and note.startswith("covekit Chunker not available")  # type: ignore[union-attr]
+
+
 def fastest_peer(config: Config, family: str | None) -> tuple[str, Result] | None:
     best: tuple[str, Result] | None = None
     for key in PEER_LIBS:
@@ -649,7 +654,7 @@ def table_config(enc: str, limit: int, overlap: int) -> tuple[list[str], list[li
             if r is None:
                 continue
             if r.quality is None:
-                if r.note != "markdown corpus only":
+                if r.note != "markdown corpus only" and not _unavailable(r.note):
                     rows.append([corpus_name, lib.label, lib.family, r.note or "—"] + [""] * 9)
                 continue
             q = r.quality
@@ -684,7 +689,7 @@ def table_threads() -> tuple[list[str], list[list[str]]]:
     for enc, corpus_name in itertools.product(ENCODINGS, CORPORA):
         for key in THREAD_LIBS:
             got = [RESULTS.get(("threads", (enc, corpus_name), f"{key} {t}")) for t in THREADS]
-            if got[0] is None:
+            if got[0] is None or _unavailable(got[0].note):
                 continue
             if any(g is None or not g.seconds for g in got):
                 note = next((g.note for g in got if g is not None and g.note), "—")
@@ -853,8 +858,9 @@ def notes() -> list[str]:
     out.append(
         "Not measured: chonkie's RecursiveChunker recipes (`from_recipe`, e.g. markdown or "
         "other languages) download from the Hugging Face hub, offline here; chonkie's "
-        "parallel batch is a private flag, so it has no thread row; covekit's semantic "
-        "strategy needs an embedder and is not compared."
+        "multiprocessing batch is a private flag (`_use_multiprocessing`), so its thread "
+        "row is TokenChunker's `chunk_batch`; covekit's semantic strategy needs an "
+        "embedder and is not compared."
     )
     return out
 
