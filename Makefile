@@ -42,7 +42,8 @@ $(BUILD_STAMP): $(SYSTEM_STAMP) $(NATIVE_SOURCES)
 test-python: $(BUILD_STAMP)
 	$(PY) -m pytest
 
-# The C++ tests, twice: an optimized build, and one under AddressSanitizer + UBSan.
+# The C++ tests: an optimized build, one under AddressSanitizer + UBSan, and the
+# threaded tests under ThreadSanitizer.
 test-cpp: $(SYSTEM_STAMP)
 	$(CMAKE) -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON -Wno-dev >/dev/null
@@ -54,6 +55,12 @@ test-cpp: $(SYSTEM_STAMP)
 	$(CMAKE) --build build/cpp-asan -j $(JOBS)
 	$(CTEST_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(BIN)/ctest --test-dir build/cpp-asan --output-on-failure -j $(JOBS)
+	$(CMAKE) -S . -B build/cpp-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON \
+	    -DCOVEKIT_SANITIZE=thread -Wno-dev >/dev/null
+	$(CMAKE) --build build/cpp-tsan -j $(JOBS)
+	$(CTEST_ENV) TSAN_OPTIONS=halt_on_error=1 \
+	    $(BIN)/ctest --test-dir build/cpp-tsan --output-on-failure -j $(JOBS) -R '[Tt]hread'
 
 bench: $(BUILD_STAMP)
 	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
