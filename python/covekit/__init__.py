@@ -7,6 +7,8 @@
 
 from covekit import errors as errors
 from covekit import hash as hash
+from covekit.data.chunk import Chunk as Chunk
+from covekit.data.chunk import Chunker as Chunker
 from covekit.data.tokenize import Tokenizer as Tokenizer
 from covekit.data.tokenize import get_tokenizer as get_tokenizer
 from covekit.data.tokenize import list_encodings as list_encodings
@@ -16,6 +18,8 @@ from covekit.errors import CovekitError as CovekitError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chunk",
+    "Chunker",
     "CovekitError",
     "Tokenizer",
     "__version__",
