@@ -60,6 +60,10 @@ Utf8Text as_bytes_like(py::handle obj, const char* what) {
 
 }  // namespace covekit::bindings
 
+namespace covekit::bindings {
+void register_chunker(py::module_& m);  // bind_chunker.cpp
+}  // namespace covekit::bindings
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "covekit's native core (private: use the covekit package).";
 #ifdef COVEKIT_VERSION
@@ -68,4 +72,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_errors(m);
   covekit::bindings::register_hash(m);
   covekit::bindings::register_tokenizer(m);
+  covekit::bindings::register_chunker(m);
 }

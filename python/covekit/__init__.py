@@ -7,6 +7,8 @@
 
 from covekit import errors as errors
 from covekit import hash as hash
+from covekit.data.chunk import Chunk as Chunk
+from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
@@ -25,6 +27,8 @@ from covekit.errors import CovekitError as CovekitError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chunk",
+    "Chunker",
     "CovekitError",
     "Document",
     "Duplicate",

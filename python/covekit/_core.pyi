@@ -113,3 +113,54 @@ class Tokenizer:
     def is_token(self, token: int) -> bool: ...
     def is_special(self, token: int) -> bool: ...
     def mergeable_ranks(self) -> dict[bytes, int]: ...
+
+class Chunker:
+    """Token-exact chunker (native core of covekit.Chunker)."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int,
+        overlap_tokens: int,
+        strategy: str,
+        overlap_sentences: int,
+        markdown: bool,
+    ) -> None: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def overlap_tokens(self) -> int: ...
+    @property
+    def overlap_sentences(self) -> int: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def markdown(self) -> bool: ...
+    def chunk(
+        self, text: str | bytes, doc_id: str = "", breaks: Any = None
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.uint64],
+        npt.NDArray[np.int64],
+        list[tuple[str, ...]],
+    ]:
+        """Chunks one text: (start, end, token_count, id, heading_path_index, heading_paths)."""
+    def chunk_many(
+        self, texts: Iterable[str | bytes], doc_ids: Iterable[str]
+    ) -> list[
+        tuple[
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.uint64],
+            npt.NDArray[np.int64],
+            list[tuple[str, ...]],
+        ]
+    ]:
+        """chunk() of many texts in one GIL-free call."""
+    def sentence_spans(
+        self, text: str | bytes
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Character spans of the sentence units of a text: (starts, ends)."""
