@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "py_tokenizer.hpp"
 #include "covekit/chunker.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/tokenizer.hpp"
@@ -16,24 +17,6 @@ namespace covekit::bindings {
 namespace {
 
 using chunking::ChunkResult;
-
-// The C++ tokenizer inside a covekit._core.Tokenizer. That class's C++ type
-// (bind_tokenizer.cpp) keeps `std::unique_ptr<Tokenizer>` as its first member; this
-// reads it through pybind11's instance record, after checking the Python type, and
-// then checks that the object it reaches is the same tokenizer (name and size).
-const Tokenizer& native_tokenizer(py::handle obj, py::handle tokenizer_type) {
-  if (!py::isinstance(obj, tokenizer_type))
-    throw py::type_error("tokenizer must be a covekit.Tokenizer, not " +
-                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
-  auto* inst = reinterpret_cast<py::detail::instance*>(obj.ptr());
-  void* value = inst->get_value_and_holder().value_ptr();
-  if (!value) throw InvalidInput("the tokenizer is not initialised");
-  const auto* core = static_cast<const std::unique_ptr<Tokenizer>*>(value);
-  if (!*core || (*core)->name() != py::cast<std::string>(obj.attr("name")) ||
-      (*core)->max_token_value() != py::cast<Rank>(obj.attr("max_token_value")))
-    throw Error("internal error: could not reach the native tokenizer");
-  return **core;
-}
 
 struct PyChunker {
   py::object tokenizer;  // keeps the native tokenizer alive
@@ -88,11 +71,13 @@ std::vector<uint64_t> as_offsets(py::handle obj) {
 }  // namespace
 
 void register_chunker(py::module_& m) {
-  py::object tokenizer_type = m.attr("Tokenizer");
   py::class_<PyChunker>(m, "Chunker", "Token-exact chunker (native core of covekit.Chunker).")
-      .def(py::init([tokenizer_type](py::object tokenizer, std::size_t max_tokens, std::size_t overlap_tokens,
+      .def(py::init([](py::object tokenizer, std::size_t max_tokens, std::size_t overlap_tokens,
                                      const std::string& strategy, std::size_t overlap_sentences, bool markdown) {
-             const Tokenizer& tok = native_tokenizer(tokenizer, tokenizer_type);
+             if (!py::isinstance<PyTokenizer>(tokenizer))
+               throw py::type_error("tokenizer must be a covekit.Tokenizer, not " +
+                                    std::string(py::str(py::type::handle_of(tokenizer).attr("__name__"))));
+             const Tokenizer& tok = native_tokenizer(tokenizer);
              chunking::Options o;
              o.max_tokens = max_tokens;
              o.overlap_tokens = overlap_tokens;
