@@ -101,7 +101,8 @@ class Engine {
  public:
   Engine(const Tokenizer& tok, const SpecialPolicy& policy, const Options& o, std::string_view text,
          std::span<const uint32_t> breaks)
-      : tok_(tok), policy_(policy), o_(o), t_(text), trim_(o.strategy != Strategy::kToken) {
+      : tok_(tok), policy_(policy), o_(o), t_(text), trim_(o.strategy != Strategy::kToken),
+        scratch_(tok.make_scratch(text.size())) {
     if (text.size() >= std::numeric_limits<uint32_t>::max())
       throw InvalidInput("a document must be smaller than 4 GiB of UTF-8; split it first");
     end_ = trim_ ? segment::trim_back(t_, 0, t_.size()) : t_.size();
@@ -163,7 +164,7 @@ class Engine {
   void build_tokens() {
     std::vector<Rank> ids;
     std::vector<std::size_t> starts;
-    tok_.encode_with_byte_offsets(t_, policy_, ids, starts);
+    tok_.encode_with_byte_offsets(t_, policy_, ids, starts, scratch_);
     tstart_.reserve(starts.size() + 1);
     for (std::size_t x : starts) tstart_.push_back(static_cast<uint32_t>(x));
     tstart_.push_back(static_cast<uint32_t>(t_.size()));  // sentinel
@@ -225,7 +226,11 @@ class Engine {
     return j - i + (tstart_[i] == s ? 0 : 1);
   }
 
-  [[nodiscard]] std::size_t exact(std::size_t s, std::size_t e) const { return tok_.count_ordinary(t_.substr(s, e - s)); }
+  // The chunk's tokens counted alone. The scratch memo holds every piece of the
+  // document from build_tokens(), so only pieces cut at the chunk's edges are new work.
+  [[nodiscard]] std::size_t exact(std::size_t s, std::size_t e) const {
+    return tok_.count_ordinary(t_.substr(s, e - s), scratch_);
+  }
 
   [[nodiscard]] std::size_t hard_after(std::size_t min_end) const noexcept {
     return *std::upper_bound(hard_.begin(), hard_.end(), min_end);
@@ -370,6 +375,7 @@ class Engine {
   std::array<std::vector<uint32_t>, segment::kLevelCount> levels_;  // boundaries of level <= l
   std::vector<uint32_t> hard_;            // boundaries no chunk crosses, then end_
   std::vector<markdown::Heading> headings_;
+  mutable Tokenizer::Scratch scratch_;    // memos shared by the encode and every exact count
 };
 
 }  // namespace

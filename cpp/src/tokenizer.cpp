@@ -115,8 +115,11 @@ class Tokenizer::PieceCache {
     uint32_t count;
   };
   static constexpr std::size_t kMinText = 4096;        // below this, no cache
-  static constexpr std::size_t kMaxPiece = 64;         // longer pieces are not memoized
+  static constexpr std::size_t kMaxPiece = 64;         // longer pieces are not memoized...
+  static constexpr std::size_t kMaxPieceScratch = 4096;  // ...unless the memo outlives the call
   static constexpr std::size_t kMaxArena = 1u << 22;   // tokens held before a reset
+
+  void keep_long_pieces() noexcept { max_piece_ = kMaxPieceScratch; }
 
   explicit PieceCache(std::size_t text_size) {
     const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 16));
@@ -135,7 +138,7 @@ class Tokenizer::PieceCache {
   }
   [[nodiscard]] const Rank* tokens(const Slot& s) const noexcept { return tokens_.data() + s.offset; }
   void put(std::string_view piece, uint64_t h, const Rank* toks, std::size_t n) {
-    if (piece.size() > kMaxPiece) return;
+    if (piece.size() > max_piece_) return;
     if (tokens_.size() + n > kMaxArena) {
       tokens_.clear();
       bytes_.clear();
@@ -152,6 +155,7 @@ class Tokenizer::PieceCache {
   uint64_t mask_ = 0;
   std::vector<Rank> tokens_;
   std::string bytes_;
+  std::size_t max_piece_ = kMaxPiece;
 };
 
 // Scratch space of one encode call: the piece memo and the heap merger's buffers.
@@ -1019,11 +1023,23 @@ void Tokenizer::encode_with_byte_offsets(std::string_view text, const SpecialPol
                                          std::vector<Rank>& out, std::vector<std::size_t>& starts) const {
   const std::size_t first = out.size();
   encode(text, policy, out);
-  starts.reserve(starts.size() + out.size() - first);
+  byte_starts(std::span<const Rank>(out).subspan(first), text, starts);
+}
+
+void Tokenizer::encode_with_byte_offsets(std::string_view text, const SpecialPolicy& policy,
+                                         std::vector<Rank>& out, std::vector<std::size_t>& starts,
+                                         Scratch& scratch) const {
+  const std::size_t first = out.size();
+  run(text, &policy, [&](Rank r) { out.push_back(r); }, workspace_of(scratch));
+  byte_starts(std::span<const Rank>(out).subspan(first), text, starts);
+}
+
+void Tokenizer::byte_starts(std::span<const Rank> tokens, std::string_view text,
+                            std::vector<std::size_t>& starts) const {
+  starts.reserve(starts.size() + tokens.size());
   std::size_t pos = 0;
-  for (std::size_t k = first; k < out.size(); ++k) {
+  for (const Rank t : tokens) {
     starts.push_back(pos);
-    const Rank t = out[k];
     if (present_[t] != 2) {
       pos += offsets_[t + 1] - offsets_[t];
       continue;
@@ -1035,6 +1051,34 @@ void Tokenizer::encode_with_byte_offsets(std::string_view text, const SpecialPol
       if (id == t && special.size() > len && text.substr(pos, special.size()) == special) len = special.size();
     pos += len;
   }
+}
+
+Tokenizer::Scratch::Scratch(const Tokenizer* owner, std::unique_ptr<Workspace> ws)
+    : owner_(owner), ws_(std::move(ws)) {}
+Tokenizer::Scratch::Scratch(Scratch&&) noexcept = default;
+Tokenizer::Scratch& Tokenizer::Scratch::operator=(Scratch&&) noexcept = default;
+Tokenizer::Scratch::~Scratch() = default;
+
+Tokenizer::Scratch Tokenizer::make_scratch(std::size_t size_hint) const {
+  auto ws = std::make_unique<Workspace>();
+  prepare(*ws, std::max(size_hint, PieceCache::kMinText));
+  // A scratch serves text that comes back (a document, then its chunks): long pieces,
+  // which never repeat within one text, are worth keeping too.
+  ws->cache->keep_long_pieces();
+  return Scratch(this, std::move(ws));
+}
+
+Tokenizer::Workspace& Tokenizer::workspace_of(Scratch& scratch) const {
+  if (scratch.owner_ != this || !scratch.ws_)
+    throw InvalidInput("this scratch space was made by another tokenizer (or moved from); make one with "
+                       "make_scratch() of the tokenizer that uses it");
+  return *scratch.ws_;
+}
+
+std::size_t Tokenizer::count_ordinary(std::string_view text, Scratch& scratch) const {
+  std::size_t c = 0;
+  run(text, nullptr, [&](Rank) { ++c; }, workspace_of(scratch));
+  return c;
 }
 
 std::size_t Tokenizer::truncate_bytes(std::string_view text, std::size_t max_tokens,

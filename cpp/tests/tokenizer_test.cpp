@@ -348,3 +348,29 @@ TEST(Backtracking, UnreachableTokenDisablesItAndResultsStayExact) {
     EXPECT_EQ(x, reference_bpe(u, s)) << s;
   }
 }
+
+// A scratch space reused across calls gives exactly the results of the calls without
+// it (its memos carry pieces over, long ones included), and is tied to its tokenizer.
+TEST_F(Cl100k, ScratchReuseMatchesFreshCallsAndIsTiedToItsTokenizer) {
+  const fs::path corpus = covekit::testing::data_root() / "corpus" / "alice_multilingual";
+  COVEKIT_REQUIRE_DATA(corpus);
+  auto scratch = tok_->make_scratch(1 << 20);
+  const auto policy = tok_->ordinary_policy();
+  for (const char* name : {"alice_th.txt", "alice_zh.txt", "alice_en.txt"}) {
+    const std::string text = covekit::testing::read_file(corpus / name).substr(0, 60000);
+    std::vector<Rank> a, b;
+    std::vector<std::size_t> sa, sb;
+    tok_->encode_with_byte_offsets(text, policy, a, sa);
+    tok_->encode_with_byte_offsets(text, policy, b, sb, scratch);
+    ASSERT_EQ(a, b) << name;
+    ASSERT_EQ(sa, sb) << name;
+    for (std::size_t cut = 1; cut < text.size(); cut += 4999) {
+      const std::string_view part = std::string_view(text).substr(cut / 2, cut - cut / 2);
+      ASSERT_EQ(tok_->count_ordinary(part, scratch), tok_->count_ordinary(part)) << name << " " << cut;
+    }
+  }
+  std::vector<std::pair<std::string, Rank>> bytes;
+  for (int b = 0; b < 256; ++b) bytes.emplace_back(std::string(1, static_cast<char>(b)), static_cast<Rank>(b));
+  const Tokenizer other(bytes, {}, Pattern::kCl100k);
+  EXPECT_THROW((void)other.count_ordinary("abc", scratch), covekit::InvalidInput);
+}

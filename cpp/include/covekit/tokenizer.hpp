@@ -49,7 +49,26 @@ struct SpecialPolicy {
 };
 
 class Tokenizer {
+  struct Workspace;
+
  public:
+  // Scratch space (the piece and pair memos) reused across many calls on one thread, so
+  // that pieces seen by one call are found by the next: what the chunker does when it
+  // encodes a document and then counts each chunk of it alone. Results are exactly those
+  // of the calls without it. Made by make_scratch() and tied to that tokenizer; not
+  // thread-safe (one per thread).
+  class Scratch {
+   public:
+    Scratch(Scratch&&) noexcept;
+    Scratch& operator=(Scratch&&) noexcept;
+    ~Scratch();
+
+   private:
+    friend class Tokenizer;
+    Scratch(const Tokenizer* owner, std::unique_ptr<Workspace> ws);
+    const Tokenizer* owner_;
+    std::unique_ptr<Workspace> ws_;
+  };
   Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
             std::vector<std::pair<std::string, Rank>> special_tokens, pretokenize::Pattern pattern,
             std::string name = "custom");
@@ -74,6 +93,13 @@ class Tokenizer {
   void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
   void encode(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out) const;
   [[nodiscard]] std::size_t count_ordinary(std::string_view text) const;
+
+  // `size_hint`: about how many bytes will go through the scratch (sizes the memo).
+  [[nodiscard]] Scratch make_scratch(std::size_t size_hint) const;
+  // The same as the calls without a scratch. Throw InvalidInput for another tokenizer's.
+  [[nodiscard]] std::size_t count_ordinary(std::string_view text, Scratch& scratch) const;
+  void encode_with_byte_offsets(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out,
+                                std::vector<std::size_t>& starts, Scratch& scratch) const;
 
   // Many texts at once (policy nullptr = ordinary); memos are shared across the batch.
   void encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
@@ -133,8 +159,9 @@ class Tokenizer {
   };
 
   class PieceCache;
-  struct Workspace;
   struct Backtrack;
+  Workspace& workspace_of(Scratch& scratch) const;
+  void byte_starts(std::span<const Rank> tokens, std::string_view text, std::vector<std::size_t>& starts) const;
   [[nodiscard]] Rank pair_rank(Rank left, Rank right) const noexcept;
   [[nodiscard]] Rank lookup_hashed(std::string_view bytes, uint64_t hash) const noexcept;
   template <class Sink>

@@ -370,9 +370,30 @@ class Chunker:
             raise InvalidInput(f"num_threads must be an int >= 0, got {num_threads!r}")
         docs = [_as_doc(d, None, None, ()) for d in documents]
         threads = num_threads or (os.cpu_count() or 1)
-        raws = self._fan_out(docs, threads)
+        if threads == 1 or len(docs) < 2:
+            return self._work(docs, 0, as_columns)
+        # Contiguous slices of about equal text length, handed out largest first. Each
+        # worker also builds its slice's Python results: that part holds the GIL, but it
+        # overlaps with the other workers' native (GIL-free) chunking instead of running
+        # alone after them.
+        slices = _slices_by_length(docs, min(threads * 8, len(docs)))
+        bases = [0]
+        for sl in slices[:-1]:
+            bases.append(bases[-1] + len(sl))
+        order = sorted(range(len(slices)), key=lambda i: -sum(len(d[0]) for d in slices[i]))
+        parts: list[Any] = [None] * len(slices)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = {pool.submit(self._work, slices[i], bases[i], as_columns): i for i in order}
+            for future, i in futures.items():
+                parts[i] = future.result()
         if as_columns:
-            return self._columns(docs, raws)
+            return _concat_columns(parts)
+        return [chunks for part in parts for chunks in part]
+
+    def _work(self, docs: list[_Doc], base: int, as_columns: bool) -> Any:
+        raws = self._run_many(docs)
+        if as_columns:
+            return self._columns(docs, raws, base)
         return [self._build(doc, raw, imap) for doc, (raw, imap) in zip(docs, raws, strict=True)]
 
     def _run_many(self, docs: list[_Doc]) -> list[tuple[_Raw, list[int] | None]]:
@@ -381,21 +402,8 @@ class Chunker:
         raws = self._impl.chunk_many([d[0] for d in docs], [d[1] for d in docs])
         return [(raw, None) for raw in raws]
 
-    def _fan_out(self, docs: list[_Doc], threads: int) -> list[tuple[_Raw, list[int] | None]]:
-        if threads == 1 or len(docs) < 2:
-            return self._run_many(docs)
-        # Contiguous slices of about equal text length, handed out largest first.
-        slices = _slices_by_length(docs, min(threads * 4, len(docs)))
-        order = sorted(range(len(slices)), key=lambda i: -sum(len(d[0]) for d in slices[i]))
-        parts: list[Any] = [None] * len(slices)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = {pool.submit(self._run_many, slices[i]): i for i in order}
-            for future, i in futures.items():
-                parts[i] = future.result()
-        return [x for part in parts for x in part]
-
     def _columns(
-        self, docs: list[_Doc], raws: list[tuple[_Raw, list[int] | None]]
+        self, docs: list[_Doc], raws: list[tuple[_Raw, list[int] | None]], base: int = 0
     ) -> dict[str, Any]:
         import numpy as np
 
@@ -412,7 +420,7 @@ class Chunker:
                 starts = np.asarray([imap[s] for s in starts.tolist()], dtype=np.int64)
                 ends = np.asarray([imap[e] for e in ends.tolist()], dtype=np.int64)
             n = len(starts)
-            arrays["doc_index"].append(np.full(n, d, dtype=np.int64))
+            arrays["doc_index"].append(np.full(n, base + d, dtype=np.int64))
             arrays["index"].append(np.arange(n, dtype=np.int64))
             arrays["start"].append(starts)
             arrays["end"].append(ends)
@@ -431,6 +439,18 @@ class Chunker:
                 np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
             )
         return cols
+
+
+def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for k, v in parts[0].items():
+        if isinstance(v, np.ndarray):
+            out[k] = np.concatenate([p[k] for p in parts])
+        else:
+            out[k] = [x for p in parts for x in p[k]]
+    return out
 
 
 def _slices_by_length(docs: list[_Doc], parts: int) -> list[list[_Doc]]:

@@ -448,7 +448,7 @@ class Tokenizer:
         # Contiguous slices of about equal size (each one GIL-free native call that shares
         # its memos across the slice), handed out largest first so that the threads
         # finish together.
-        slices = _balanced_slices(batch, min(num_threads * 4, len(batch)))
+        slices = _balanced_slices(batch, min(num_threads * 8, len(batch)))
         order = sorted(range(len(slices)), key=lambda i: -sum(map(_size, slices[i])))
         parts: list[Any] = [None] * len(slices)
         with ThreadPoolExecutor(max_workers=num_threads) as pool:
