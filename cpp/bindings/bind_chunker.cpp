@@ -125,7 +125,11 @@ void register_chunker(py::module_& m) {
             std::vector<ChunkResult> out(in.size());
             {
               py::gil_scoped_release release;
-              for (std::size_t i = 0; i < in.size(); ++i) out[i] = c.core->chunk(in[i].view, ids[i]);
+              std::size_t total = 0;
+              for (const auto& t : in) total += t.view.size();
+              // One scratch for the whole slice: its memos carry over from document to document.
+              auto scratch = c.core->tokenizer().make_scratch(total);
+              for (std::size_t i = 0; i < in.size(); ++i) out[i] = c.core->chunk(in[i].view, ids[i], {}, scratch);
             }
             py::list res(in.size());
             for (std::size_t i = 0; i < in.size(); ++i) res[i] = to_python(in[i].view, std::move(out[i]));

@@ -100,9 +100,8 @@ constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
 class Engine {
  public:
   Engine(const Tokenizer& tok, const SpecialPolicy& policy, const Options& o, std::string_view text,
-         std::span<const uint32_t> breaks)
-      : tok_(tok), policy_(policy), o_(o), t_(text), trim_(o.strategy != Strategy::kToken),
-        scratch_(tok.make_scratch(text.size())) {
+         std::span<const uint32_t> breaks, Tokenizer::Scratch& scratch)
+      : tok_(tok), policy_(policy), o_(o), t_(text), trim_(o.strategy != Strategy::kToken), scratch_(scratch) {
     if (text.size() >= std::numeric_limits<uint32_t>::max())
       throw InvalidInput("a document must be smaller than 4 GiB of UTF-8; split it first");
     end_ = trim_ ? segment::trim_back(t_, 0, t_.size()) : t_.size();
@@ -161,13 +160,24 @@ class Engine {
   }
 
  private:
+  // The document's tokens in context (special-token text as ordinary text), split here
+  // so that the pieces' boundaries are kept for exact().
   void build_tokens() {
     std::vector<Rank> ids;
-    std::vector<std::size_t> starts;
-    tok_.encode_with_byte_offsets(t_, policy_, ids, starts, scratch_);
-    tstart_.reserve(starts.size() + 1);
-    for (std::size_t x : starts) tstart_.push_back(static_cast<uint32_t>(x));
-    tstart_.push_back(static_cast<uint32_t>(t_.size()));  // sentinel
+    tstart_.reserve(t_.size() / 3 + 1);
+    pstart_.reserve(t_.size() / 4 + 1);
+    pretokenize::split(tok_.pattern(), t_, [&](std::string_view piece) {
+      auto pos = static_cast<uint32_t>(piece.data() - t_.data());
+      pstart_.push_back(pos);
+      ids.clear();
+      tok_.encode_piece(piece, ids, scratch_);
+      for (const Rank r : ids) {
+        tstart_.push_back(pos);
+        pos += static_cast<uint32_t>(tok_.token_length(r));
+      }
+    });
+    tstart_.push_back(static_cast<uint32_t>(t_.size()));  // sentinels
+    pstart_.push_back(static_cast<uint32_t>(t_.size()));
   }
 
   void build_structure() {
@@ -228,8 +238,29 @@ class Engine {
 
   // The chunk's tokens counted alone. The scratch memo holds every piece of the
   // document from build_tokens(), so only pieces cut at the chunk's edges are new work.
+  // The tokens of t_[s, e) encoded alone. BPE works piece by piece, so a piece of the
+  // chunk's own split that is also a piece of the document's split (same start, same
+  // end) has the document's tokens for it; only the other pieces (at the chunk's
+  // edges, where the split of the text alone can differ) are encoded again.
   [[nodiscard]] std::size_t exact(std::size_t s, std::size_t e) const {
-    return tok_.count_ordinary(t_.substr(s, e - s), scratch_);
+    std::size_t count = 0;
+    auto pit = std::lower_bound(pstart_.begin(), pstart_.end(), static_cast<uint32_t>(s));
+    std::size_t ti = tok_index(s);
+    pretokenize::split(tok_.pattern(), t_.substr(s, e - s), [&](std::string_view piece) {
+      const auto q = static_cast<std::size_t>(piece.data() - t_.data());
+      const std::size_t m = q + piece.size();
+      while (pit != pstart_.end() && *pit < q) ++pit;
+      if (pit != pstart_.end() && *pit == q && pit + 1 != pstart_.end() && *(pit + 1) == m) {
+        while (tstart_[ti] < q) ++ti;
+        std::size_t tj = ti;
+        while (tstart_[tj] < m) ++tj;
+        count += tj - ti;
+        ti = tj;
+      } else {
+        count += tok_.count_piece(piece, scratch_);
+      }
+    });
+    return count;
   }
 
   [[nodiscard]] std::size_t hard_after(std::size_t min_end) const noexcept {
@@ -372,10 +403,11 @@ class Engine {
   bool trim_;
   std::size_t end_ = 0;                   // end of the last chunk
   std::vector<uint32_t> tstart_;          // byte start of each token, then t_.size()
+  std::vector<uint32_t> pstart_;          // byte start of each piece, then t_.size()
   std::array<std::vector<uint32_t>, segment::kLevelCount> levels_;  // boundaries of level <= l
   std::vector<uint32_t> hard_;            // boundaries no chunk crosses, then end_
   std::vector<markdown::Heading> headings_;
-  mutable Tokenizer::Scratch scratch_;    // memos shared by the encode and every exact count
+  Tokenizer::Scratch& scratch_;           // memos shared by the encode and every exact count
 };
 
 }  // namespace
@@ -386,7 +418,13 @@ Chunker::Chunker(const Tokenizer& tokenizer, Options options)
 }
 
 ChunkResult Chunker::chunk(std::string_view text, std::string_view doc_id, std::span<const uint32_t> breaks) const {
-  Engine engine(tok_, ordinary_, opts_, text, breaks);
+  Tokenizer::Scratch scratch = tok_.make_scratch(text.size());
+  return chunk(text, doc_id, breaks, scratch);
+}
+
+ChunkResult Chunker::chunk(std::string_view text, std::string_view doc_id, std::span<const uint32_t> breaks,
+                           Tokenizer::Scratch& scratch) const {
+  Engine engine(tok_, ordinary_, opts_, text, breaks, scratch);
   return engine.run(doc_id);
 }
 

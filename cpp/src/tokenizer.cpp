@@ -1061,7 +1061,9 @@ Tokenizer::Scratch::~Scratch() = default;
 
 Tokenizer::Scratch Tokenizer::make_scratch(std::size_t size_hint) const {
   auto ws = std::make_unique<Workspace>();
-  prepare(*ws, std::max(size_hint, PieceCache::kMinText));
+  ws->cache.emplace(size_hint);
+  // The pair memos (~330 KB to set up) pay off only on longer text.
+  if (size_hint >= 4 * PieceCache::kMinText) ws->enable_memo();
   // A scratch serves text that comes back (a document, then its chunks): long pieces,
   // which never repeat within one text, are worth keeping too.
   ws->cache->keep_long_pieces();
@@ -1073,6 +1075,21 @@ Tokenizer::Workspace& Tokenizer::workspace_of(Scratch& scratch) const {
     throw InvalidInput("this scratch space was made by another tokenizer (or moved from); make one with "
                        "make_scratch() of the tokenizer that uses it");
   return *scratch.ws_;
+}
+
+void Tokenizer::encode_piece(std::string_view piece, std::vector<Rank>& out, Scratch& scratch) const {
+  if (!piece.empty()) bpe(piece, [&](Rank r) { out.push_back(r); }, workspace_of(scratch));
+}
+
+std::size_t Tokenizer::count_piece(std::string_view piece, Scratch& scratch) const {
+  std::size_t c = 0;
+  if (!piece.empty()) bpe(piece, [&](Rank) { ++c; }, workspace_of(scratch));
+  return c;
+}
+
+std::size_t Tokenizer::token_bytes_special_length(Rank token) const noexcept {
+  const auto it = special_by_id_.find(token);
+  return it == special_by_id_.end() ? 0 : specials_[it->second].first.size();
 }
 
 std::size_t Tokenizer::count_ordinary(std::string_view text, Scratch& scratch) const {

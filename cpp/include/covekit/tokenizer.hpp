@@ -100,6 +100,16 @@ class Tokenizer {
   [[nodiscard]] std::size_t count_ordinary(std::string_view text, Scratch& scratch) const;
   void encode_with_byte_offsets(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out,
                                 std::vector<std::size_t>& starts, Scratch& scratch) const;
+  // BPE of one piece of pretokenize::split(pattern(), ...), memoized in the scratch:
+  // for callers that split text themselves (the chunker keeps the piece boundaries).
+  void encode_piece(std::string_view piece, std::vector<Rank>& out, Scratch& scratch) const;
+  [[nodiscard]] std::size_t count_piece(std::string_view piece, Scratch& scratch) const;
+  // Length in bytes of a token (0 for ids that are not tokens).
+  [[nodiscard]] std::size_t token_length(Rank token) const noexcept {
+    if (token > max_token_ || present_[token] == 0) return 0;
+    if (present_[token] == 1) return offsets_[token + 1] - offsets_[token];
+    return token_bytes_special_length(token);
+  }
 
   // Many texts at once (policy nullptr = ordinary); memos are shared across the batch.
   void encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
@@ -161,6 +171,7 @@ class Tokenizer {
   class PieceCache;
   struct Backtrack;
   Workspace& workspace_of(Scratch& scratch) const;
+  [[nodiscard]] std::size_t token_bytes_special_length(Rank token) const noexcept;
   void byte_starts(std::span<const Rank> tokens, std::string_view text, std::vector<std::size_t>& starts) const;
   [[nodiscard]] Rank pair_rank(Rank left, Rank right) const noexcept;
   [[nodiscard]] Rank lookup_hashed(std::string_view bytes, uint64_t hash) const noexcept;
