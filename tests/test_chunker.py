@@ -148,7 +148,8 @@ def check_token_overlap(tok: Tokenizer, text: str, chunks: list[Chunk], chunker:
             end = starts[i] if i < len(starts) else len(data)
             while 0 < end < len(data) and (data[end] & 0xC0) == 0x80:
                 end -= 1
-            assert expected < got <= a_end and end <= a_end, (a.text[-40:], c.text[:40], got, expected)
+            why = (a.text[-40:], c.text[:40], got, expected)
+            assert expected < got <= a_end and end <= a_end, why
         else:
             assert got >= expected
 

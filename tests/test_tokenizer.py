@@ -1437,3 +1437,22 @@ def test_encode_numpy_is_owned(cl100k: Pair) -> None:
     ids, starts = tok.encode_with_offsets("hello world", as_numpy=True)
     assert ids.tolist() == ref.encode("hello world")
     assert starts.tolist() == [0, 5]
+
+
+def test_native_scratch_is_tied_to_its_tokenizer_and_gives_the_same_ids() -> None:
+    """Batches keep one scratch (memos) per worker thread; results never depend on it."""
+    from covekit import get_tokenizer
+    from covekit.errors import InvalidInput
+
+    cl = get_tokenizer("cl100k_base")
+    o2 = get_tokenizer("o200k_base")
+    texts = ["hello world", "สวัสดีครับ ทุกคน", "数据平面 " * 50, ""]
+    scratch = cl._impl.make_scratch(1 << 16)
+    assert "cl100k_base" in repr(scratch)
+    for _ in range(3):  # the memo carries over between calls: same answers every time
+        assert cl._impl.encode_many(texts, None, False, scratch) == cl.encode_ordinary_batch(texts)
+        assert cl._impl.count_many(texts, None, scratch).tolist() == [
+            len(t) for t in cl.encode_ordinary_batch(texts)
+        ]
+    with pytest.raises(InvalidInput, match="another tokenizer"):
+        o2._impl.encode_many(texts, None, False, scratch)

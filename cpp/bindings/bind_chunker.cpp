@@ -128,7 +128,7 @@ void register_chunker(py::module_& m) {
               std::size_t total = 0;
               for (const auto& t : in) total += t.view.size();
               // One scratch for the whole slice: its memos carry over from document to document.
-              auto scratch = c.core->tokenizer().make_scratch(total);
+              auto scratch = c.core->tokenizer().make_scratch(total, true);
               for (std::size_t i = 0; i < in.size(); ++i) out[i] = c.core->chunk(in[i].view, ids[i], {}, scratch);
             }
             py::list res(in.size());

@@ -108,6 +108,17 @@ Ids as_ids(py::handle obj) {
   return ids;
 }
 
+// Takes a scratch for this call. A scratch of another tokenizer, or one in use by
+// another thread, is an error, not a wait (each thread of a batch makes its own).
+std::unique_lock<std::mutex> lock_scratch(PyScratch& s, const PyTokenizer& w) {
+  if (&py::cast<const PyTokenizer&>(s.tokenizer) != &w)
+    throw InvalidInput("this scratch was made by another tokenizer; use make_scratch() of this one");
+  std::unique_lock<std::mutex> lock(s.busy, std::try_to_lock);
+  if (!lock.owns_lock())
+    throw InvalidInput("this scratch is in use by another thread; make one scratch per thread");
+  return lock;
+}
+
 SpecialPolicy make_policy(const Tokenizer& tok, py::handle allowed, py::handle disallowed) {
   const auto& specials = tok.special_tokens();
   std::vector<uint8_t> allow(specials.size(), 0), forbid(specials.size(), 0);
@@ -214,6 +225,12 @@ void register_tokenizer(py::module_& m) {
       py::arg("text"), py::arg("pattern"),
       "Splits text into the pieces that BPE encodes, as tiktoken's regex for `pattern` does.");
 
+  py::class_<PyScratch>(m, "Scratch",
+                        "Memos of one thread's batches for one tokenizer (Tokenizer.make_scratch).")
+      .def("__repr__", [](const PyScratch& s) {
+        return "<covekit._core.Scratch tokenizer=" + std::string(py::str(s.tokenizer.attr("name"))) + ">";
+      });
+
   py::class_<PyTokenizer>(m, "Tokenizer", "Byte-level BPE tokenizer (native core of covekit.Tokenizer).")
       .def_static(
           "from_tiktoken_data",
@@ -287,8 +304,17 @@ void register_tokenizer(py::module_& m) {
           },
           py::arg("text"), py::arg("policy") = nullptr)
       .def(
+          "make_scratch",
+          [](py::object self, std::size_t size_hint) {
+            const Tokenizer& t = *py::cast<const PyTokenizer&>(self).core;
+            return std::make_unique<PyScratch>(self, t.make_scratch(size_hint));
+          },
+          py::arg("size_hint") = 0,
+          "Memos for one thread's batches (pass to encode_many/count_many); tied to this tokenizer.")
+      .def(
           "encode_many",
-          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, bool as_numpy) {
+          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, bool as_numpy,
+             PyScratch* scratch) {
             const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
@@ -297,17 +323,24 @@ void register_tokenizer(py::module_& m) {
             for (const auto& x : in) views.push_back(x.view);
             std::vector<std::vector<Rank>> out;
             {
+              std::unique_lock<std::mutex> lock;
+              if (scratch) lock = lock_scratch(*scratch, w);
               py::gil_scoped_release release;
-              t.encode_many(views, policy, out);
+              if (scratch) {
+                t.encode_many(views, policy, out, scratch->scratch);
+              } else {
+                t.encode_many(views, policy, out);
+              }
             }
             py::list res(out.size());
             for (std::size_t i = 0; i < out.size(); ++i) res[i] = w.ids_out(std::move(out[i]), as_numpy);
             return res;
           },
-          py::arg("texts"), py::arg("policy") = nullptr, py::arg("as_numpy") = false)
+          py::arg("texts"), py::arg("policy") = nullptr, py::arg("as_numpy") = false,
+          py::arg("scratch") = nullptr)
       .def(
           "count_many",
-          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy) {
+          [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, PyScratch* scratch) {
             const Tokenizer& t = *w.core;
             std::vector<Utf8Text> in;
             for (py::handle x : texts) in.push_back(as_utf8_text(x, "each text"));
@@ -316,13 +349,19 @@ void register_tokenizer(py::module_& m) {
             for (const auto& x : in) views.push_back(x.view);
             std::vector<std::size_t> counts;
             {
+              std::unique_lock<std::mutex> lock;
+              if (scratch) lock = lock_scratch(*scratch, w);
               py::gil_scoped_release release;
-              t.count_many(views, policy, counts);
+              if (scratch) {
+                t.count_many(views, policy, counts, scratch->scratch);
+              } else {
+                t.count_many(views, policy, counts);
+              }
             }
             std::vector<int64_t> out(counts.begin(), counts.end());
             return to_numpy(std::move(out));
           },
-          py::arg("texts"), py::arg("policy") = nullptr)
+          py::arg("texts"), py::arg("policy") = nullptr, py::arg("scratch") = nullptr)
       .def(
           "encode_with_offsets",
           [](const PyTokenizer& w, py::handle text, const SpecialPolicy& policy, bool as_numpy) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common.hpp"
@@ -50,6 +51,15 @@ struct PyTokenizer {
     if (as_numpy) return to_numpy(std::move(v));
     return to_list(v);
   }
+};
+
+// A tokenizer's scratch space (memos) for one Python thread's batches; holds a
+// reference to the tokenizer object so that it cannot outlive it.
+struct PyScratch {
+  PyScratch(py::object t, Tokenizer::Scratch s) : tokenizer(std::move(t)), scratch(std::move(s)) {}
+  py::object tokenizer;
+  Tokenizer::Scratch scratch;
+  std::mutex busy;  // a scratch is for one thread at a time; misuse raises, never races
 };
 
 // The core of a covekit._core.Tokenizer (py::cast raises TypeError for anything else).

@@ -418,7 +418,7 @@ Chunker::Chunker(const Tokenizer& tokenizer, Options options)
 }
 
 ChunkResult Chunker::chunk(std::string_view text, std::string_view doc_id, std::span<const uint32_t> breaks) const {
-  Tokenizer::Scratch scratch = tok_.make_scratch(text.size());
+  Tokenizer::Scratch scratch = tok_.make_scratch(text.size(), true);
   return chunk(text, doc_id, breaks, scratch);
 }
 

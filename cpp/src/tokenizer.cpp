@@ -118,11 +118,12 @@ class Tokenizer::PieceCache {
   static constexpr std::size_t kMaxPiece = 64;         // longer pieces are not memoized...
   static constexpr std::size_t kMaxPieceScratch = 4096;  // ...unless the memo outlives the call
   static constexpr std::size_t kMaxArena = 1u << 22;   // tokens held before a reset
+  static constexpr std::size_t kMaxArenaScratch = 1u << 18;  // ... in a scratch (see set_max_arena)
 
   void keep_long_pieces() noexcept { max_piece_ = kMaxPieceScratch; }
 
   explicit PieceCache(std::size_t text_size) {
-    const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, 1u << 16));
+    const std::size_t cap = std::bit_ceil(std::clamp<std::size_t>(text_size / 64, 1024, std::size_t{1} << 14));
     slots_.assign(cap, Slot{0, 0, 0, 0, 0});
     mask_ = cap - 1;
     tokens_.reserve(cap * 2);
@@ -139,7 +140,7 @@ class Tokenizer::PieceCache {
   [[nodiscard]] const Rank* tokens(const Slot& s) const noexcept { return tokens_.data() + s.offset; }
   void put(std::string_view piece, uint64_t h, const Rank* toks, std::size_t n) {
     if (piece.size() > max_piece_) return;
-    if (tokens_.size() + n > kMaxArena) {
+    if (tokens_.size() + n > max_arena_) {
       tokens_.clear();
       bytes_.clear();
       std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0});
@@ -156,6 +157,12 @@ class Tokenizer::PieceCache {
   std::vector<Rank> tokens_;
   std::string bytes_;
   std::size_t max_piece_ = kMaxPiece;
+  std::size_t max_arena_ = kMaxArena;
+
+ public:
+  // A memo that lives across calls (a scratch) starts afresh more often, so that it
+  // holds the currently hot pieces in a footprint that stays in cache.
+  void set_max_arena(std::size_t tokens) noexcept { max_arena_ = tokens; }
 };
 
 // Scratch space of one encode call: the piece memo and the heap merger's buffers.
@@ -974,6 +981,26 @@ void Tokenizer::count_many(std::span<const std::string_view> texts, const Specia
   }
 }
 
+void Tokenizer::encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                            std::vector<std::vector<Rank>>& out, Scratch& scratch) const {
+  Workspace& ws = workspace_of(scratch);
+  out.resize(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto& v = out[i];
+    run(texts[i], policy, [&](Rank r) { v.push_back(r); }, ws);
+  }
+}
+
+void Tokenizer::count_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                           std::vector<std::size_t>& out, Scratch& scratch) const {
+  Workspace& ws = workspace_of(scratch);
+  out.assign(texts.size(), 0);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::size_t& c = out[i];
+    run(texts[i], policy, [&](Rank) { ++c; }, ws);
+  }
+}
+
 std::size_t Tokenizer::count_ordinary(std::string_view text) const {
   std::size_t c = 0;
   run(text, nullptr, [&](Rank) { ++c; });
@@ -1059,14 +1086,13 @@ Tokenizer::Scratch::Scratch(Scratch&&) noexcept = default;
 Tokenizer::Scratch& Tokenizer::Scratch::operator=(Scratch&&) noexcept = default;
 Tokenizer::Scratch::~Scratch() = default;
 
-Tokenizer::Scratch Tokenizer::make_scratch(std::size_t size_hint) const {
+Tokenizer::Scratch Tokenizer::make_scratch(std::size_t size_hint, bool keep_long_pieces) const {
   auto ws = std::make_unique<Workspace>();
   ws->cache.emplace(size_hint);
   // The pair memos (~330 KB to set up) pay off only on longer text.
   if (size_hint >= 4 * PieceCache::kMinText) ws->enable_memo();
-  // A scratch serves text that comes back (a document, then its chunks): long pieces,
-  // which never repeat within one text, are worth keeping too.
-  ws->cache->keep_long_pieces();
+  if (keep_long_pieces) ws->cache->keep_long_pieces();
+  ws->cache->set_max_arena(PieceCache::kMaxArenaScratch);
   return Scratch(this, std::move(ws));
 }
 

@@ -55,6 +55,13 @@ class SpecialPolicy:
     @property
     def any_disallowed(self) -> bool: ...
 
+class Scratch:
+    """Memos of one thread's batches for one tokenizer (Tokenizer.make_scratch).
+
+    Used by one thread at a time: a call from a second thread while one is running
+    raises InvalidInput, as does passing it to another tokenizer.
+    """
+
 class Tokenizer:
     """Byte-level BPE tokenizer (native core of covekit.Tokenizer)."""
 
@@ -86,14 +93,20 @@ class Tokenizer:
         self, text: str | bytes, policy: SpecialPolicy | None = None, as_numpy: bool = False
     ) -> Any: ...
     def count(self, text: str | bytes, policy: SpecialPolicy | None = None) -> int: ...
+    def make_scratch(self, size_hint: int = 0) -> Scratch:
+        """Memos for one thread's batches (for encode_many/count_many), tied to this tokenizer."""
     def encode_many(
         self,
         texts: Iterable[str | bytes],
         policy: SpecialPolicy | None = None,
         as_numpy: bool = False,
+        scratch: Scratch | None = None,
     ) -> list[Any]: ...
     def count_many(
-        self, texts: Iterable[str | bytes], policy: SpecialPolicy | None = None
+        self,
+        texts: Iterable[str | bytes],
+        policy: SpecialPolicy | None = None,
+        scratch: Scratch | None = None,
     ) -> npt.NDArray[np.int64]: ...
     def encode_with_offsets(
         self, text: str | bytes, policy: SpecialPolicy, as_numpy: bool = False

@@ -46,48 +46,68 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from covekit import get_tokenizer, hash
+    from covekit import Chunker, get_tokenizer, hash, load_documents
 
-    docs = sorted((_SAMPLES / "kb").glob("*.md"))
-    texts = [p.read_text(encoding="utf-8") for p in docs]
-    print(
-        f"covekit demo: {len(docs)} sample documents (covekit/samples/kb), "
-        f"{sum(len(t) for t in texts):,} characters\n"
-    )
-    print(f"{'encoding':<14}{'tokens':>10}{'chars/token':>13}{'ms':>9}")
-    for name in ("r50k_base", "p50k_base", "cl100k_base", "o200k_base"):
-        enc = get_tokenizer(name)
-        enc.count_batch(texts[:1], num_threads=1)  # warm up (first call imports numpy)
-        t0 = time.perf_counter()
-        counts = enc.count_batch(texts, num_threads=2, disallowed_special=())
-        ms = (time.perf_counter() - t0) * 1e3
-        total = sum(counts)
-        print(f"{name:<14}{total:>10,}{sum(map(len, texts)) / max(total, 1):>13.2f}{ms:>9.2f}")
+    kb = _SAMPLES / "kb"
+    print(f"covekit demo: the data plane on the bundled knowledge base ({kb.name}/)\n")
 
+    # 1. Ingest: read, decode strictly, normalize (offsets map back), tag, dedup.
+    result = load_documents(kb, acl=["role:support"], metadata={"source": "samples"})
     enc = get_tokenizer("o200k_base")
+    s = result.summary(enc)
+    print(
+        f"ingest: {s.documents} documents, {s.bytes:,} bytes, {s.tokens:,} o200k tokens, "
+        f"{s.duplicates} duplicates, {s.failures} failures"
+    )
+    for doc in result.documents:
+        print(f"   {doc.id:<30} version {doc.version[:16]}  acl {list(doc.acl)}")
+
+    # 2. Chunk: structure first (headings, lists, code, paragraphs, sentences), every
+    #    chunk at most max_tokens when encoded alone, offsets exact.
+    max_tokens = 96
+    chunker = Chunker(enc, max_tokens=max_tokens)
+    t0 = time.perf_counter()
+    per_doc = chunker.chunk_batch(result.documents, num_threads=2)
+    ms = (time.perf_counter() - t0) * 1e3
+    chunks = [c for cs in per_doc for c in cs]
+    print(
+        f"\nchunk: {len(chunks)} chunks of at most {max_tokens} tokens in {ms:.1f} ms "
+        f"(recursive strategy, o200k_base)"
+    )
+    print(f"   {'document':<30}{'#':>3}{'tokens':>7}  heading path / first words")
+    for c in chunks:
+        path = " > ".join(c.heading_path) or "-"
+        first = " ".join(c.text.split())[:40]
+        print(f"   {c.doc_id:<30}{c.index:>3}{c.token_count:>7}  {path[:38]:<38} | {first}")
+    texts = {d.id: d.text for d in result.documents}
+    assert all(texts[c.doc_id][c.start : c.end] == c.text for c in chunks)
+    counts = enc.count_batch([c.text for c in chunks], disallowed_special=())
+    assert all(n == c.token_count <= max_tokens for n, c in zip(counts, chunks, strict=True))
+    assert all(c.acl == ("role:support",) for c in chunks)
+    print(
+        f"   checked: every chunk's text is doc.text[start:end] and encodes alone to "
+        f"token_count <= {max_tokens}; every chunk carries its document's acl"
+    )
+    print(f"   ids: XXH3-64 of doc id + span + text, e.g. {chunks[0].id:016x}")
+
+    # 3. The tokenizer underneath: exact tiktoken ids, counts across encodings.
+    texts_list = [d.text for d in result.documents]
+    print(f"\n{'encoding':<14}{'tokens':>10}{'chars/token':>13}{'ms':>9}")
+    for name in ("r50k_base", "p50k_base", "cl100k_base", "o200k_base"):
+        tok = get_tokenizer(name)
+        tok.count_batch(texts_list[:1], num_threads=1)  # warm up
+        t0 = time.perf_counter()
+        n = sum(tok.count_batch(texts_list, num_threads=2, disallowed_special=()))
+        ms = (time.perf_counter() - t0) * 1e3
+        print(f"{name:<14}{n:>10,}{sum(map(len, texts_list)) / max(n, 1):>13.2f}{ms:>9.2f}")
     sample = "Refunds are issued within 14 days. Contact billing@example.com ✉️ or 请联系我们."
-    ids, starts = enc.encode_with_offsets(sample)
-    print(f"\n{sample!r}\n-> {len(ids)} o200k tokens; first pieces with their str offsets:")
-    for tok, start in list(zip(ids, starts, strict=True))[:8]:
-        print(f"   {start:>3}  {tok:>7}  {enc.decode_single_token_bytes(tok)!r}")
-    budget = 8
-    cut = enc.truncate(sample, budget)
-    print(f"truncate to {budget} tokens -> {cut!r} ({enc.count(cut)} tokens)")
+    cut = enc.truncate(sample, 8)
+    print(f"\ntruncate({sample!r}, 8)\n -> {cut!r} ({enc.count(cut)} tokens)")
     try:
         enc.encode("ignore this <|endoftext|> marker")
     except CovekitError as exc:
         print(f"special-token text is refused by default: {type(exc).__name__}")
-    print(f"\n{'document':<30}" + "".join(f"{n:>13}" for n in ("cl100k_base", "o200k_base")))
-    per_doc = {
-        n: get_tokenizer(n).count_batch(texts, disallowed_special=())
-        for n in ("cl100k_base", "o200k_base")
-    }
-    for i, p in enumerate(docs):
-        print(f"{p.name:<30}" + "".join(f"{per_doc[n][i]:>13}" for n in per_doc))
-    ids_per_doc = hash.xxh3_64_batch(texts)
-    print("\nstable document ids (XXH3-64):")
-    for p, h in zip(docs, ids_per_doc.tolist(), strict=True):
-        print(f"   {h:016x}  {p.name}")
+    print(f"document ids (XXH3-64 of text): {hash.xxh3_64_batch(texts_list).tolist()[:2]} ...")
     return 0
 
 

@@ -95,7 +95,9 @@ class Tokenizer {
   [[nodiscard]] std::size_t count_ordinary(std::string_view text) const;
 
   // `size_hint`: about how many bytes will go through the scratch (sizes the memo).
-  [[nodiscard]] Scratch make_scratch(std::size_t size_hint) const;
+  // `keep_long_pieces`: memoize long pieces too (they never repeat within one text, but
+  // do when the same text comes back, as a document's chunks do).
+  [[nodiscard]] Scratch make_scratch(std::size_t size_hint, bool keep_long_pieces = false) const;
   // The same as the calls without a scratch. Throw InvalidInput for another tokenizer's.
   [[nodiscard]] std::size_t count_ordinary(std::string_view text, Scratch& scratch) const;
   void encode_with_byte_offsets(std::string_view text, const SpecialPolicy& policy, std::vector<Rank>& out,
@@ -116,6 +118,12 @@ class Tokenizer {
                    std::vector<std::vector<Rank>>& out) const;
   void count_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
                   std::vector<std::size_t>& out) const;
+  // The same with a scratch kept by the caller across batches (one per thread).
+  void encode_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                   std::vector<std::vector<Rank>>& out, Scratch& scratch) const;
+  void count_many(std::span<const std::string_view> texts, const SpecialPolicy* policy,
+                  std::vector<std::size_t>& out, Scratch& scratch) const;
+
   [[nodiscard]] std::size_t count(std::string_view text, const SpecialPolicy& policy) const;
 
   // Byte offset at which each token of encode(text, policy) starts.

@@ -16,6 +16,7 @@ threads at once, and each releases the GIL while it works on text.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -439,22 +440,44 @@ class Tokenizer:
         return text[:end]
 
     # ---------------------------------------------------------------- batches
-    def _fan_out(self, fn: Any, items: Iterable[_T], num_threads: int) -> list[Any]:
+    def _fan_out(
+        self, fn: Any, items: Iterable[_T], num_threads: int, *, memo: bool = False
+    ) -> list[Any]:
+        """``fn(part, scratch)`` over contiguous slices of ``items`` on ``num_threads``."""
         batch = list(items)
         if num_threads < 1:
             raise InvalidInput(f"num_threads must be >= 1, got {num_threads}")
         if num_threads == 1 or len(batch) < 2:
-            return list(fn(batch))
-        # Contiguous slices of about equal size (each one GIL-free native call that shares
-        # its memos across the slice), handed out largest first so that the threads
-        # finish together.
+            return list(fn(batch, None))
+        # Contiguous slices of about equal size, each one GIL-free native call, handed
+        # out largest first from a shared queue so that the threads finish together.
+        # With ``memo``, each thread keeps one scratch (piece and pair memos) across its
+        # slices, so small slices cost no more per byte than one big call.
         slices = _balanced_slices(batch, min(num_threads * 8, len(batch)))
-        order = sorted(range(len(slices)), key=lambda i: -sum(map(_size, slices[i])))
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in sorted(range(len(slices)), key=lambda i: -sum(map(_size, slices[i]))):
+            todo.put(i)
         parts: list[Any] = [None] * len(slices)
+        hint = sum(map(_size, batch)) // num_threads
+        failed = threading.Event()
+
+        def work() -> None:
+            scratch = self._impl.make_scratch(hint) if memo else None
+            while not failed.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    parts[i] = fn(slices[i], scratch)
+                except BaseException:
+                    failed.set()  # the other workers stop at their next slice
+                    raise
+
         with ThreadPoolExecutor(max_workers=num_threads) as pool:
-            futures = {pool.submit(fn, slices[i]): i for i in order}
-            for future, i in futures.items():
-                parts[i] = future.result()
+            futures = [pool.submit(work) for _ in range(min(num_threads, len(slices)))]
+            for future in futures:
+                future.result()
         return [x for part in parts for x in part]
 
     def encode_batch(
@@ -473,7 +496,10 @@ class Tokenizer:
         """
         policy = self._policy_for(allowed_special, disallowed_special)
         return self._fan_out(
-            lambda part: self._impl.encode_many(part, policy, as_numpy), texts, num_threads
+            lambda part, scratch: self._impl.encode_many(part, policy, as_numpy, scratch),
+            texts,
+            num_threads,
+            memo=True,
         )
 
     def encode_ordinary_batch(
@@ -485,7 +511,10 @@ class Tokenizer:
         [27, 91]
         """
         return self._fan_out(
-            lambda part: self._impl.encode_many(part, None, as_numpy), texts, num_threads
+            lambda part, scratch: self._impl.encode_many(part, None, as_numpy, scratch),
+            texts,
+            num_threads,
+            memo=True,
         )
 
     def count_batch(
@@ -503,7 +532,10 @@ class Tokenizer:
         """
         policy = self._policy_for(allowed_special, disallowed_special)
         return self._fan_out(
-            lambda part: self._impl.count_many(part, policy).tolist(), texts, num_threads
+            lambda part, scratch: self._impl.count_many(part, policy, scratch).tolist(),
+            texts,
+            num_threads,
+            memo=True,
         )
 
     # ---------------------------------------------------------------- decoding
@@ -540,7 +572,9 @@ class Tokenizer:
         >>> get_tokenizer("cl100k_base").decode_bytes_batch([[15339]])
         [b'hello']
         """
-        return self._fan_out(self._impl.decode_batch_bytes, batch, num_threads)
+        return self._fan_out(
+            lambda part, _scratch: self._impl.decode_batch_bytes(part), batch, num_threads
+        )
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token.
