@@ -46,15 +46,21 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import regex  # a dependency of tiktoken; its \p{Sentence_Terminal} follows the UCD
+
+_STERM = regex.compile(r"\p{Sentence_Terminal}")
+
 #: Terminators that end a sentence only when followed by whitespace or the end of text.
 SPACED_TERMINATORS = frozenset(".!?\u2026")  # ... and the ellipsis character
-#: Terminators that end a sentence wherever they are (CJK and other scripts).
+#: Terminators that end a sentence wherever they are: every other character with the
+#: Unicode property Sentence_Terminal (CJK full stops, the danda, the Khmer khan, the
+#: Ethiopic, Burmese and Armenian full stops, ...), plus the Greek question mark and the
+#: Urdu full stop, which Unicode leaves out of that property.
 UNSPACED_TERMINATORS = frozenset(
-    "\u3002\uff01\uff1f\uff61"  # CJK full stop, full-width ! ?, half-width full stop
-    "\u061f\u06d4"  # Arabic question mark, Urdu full stop
-    "\u0964\u0965"  # Devanagari danda, double danda
-    "\u1362\u104b\u0589\u037e"  # Ethiopic, Burmese, Armenian full stops; Greek "?"
-)
+    chr(c)
+    for c in range(0x110000)
+    if not 0xD800 <= c <= 0xDFFF and _STERM.match(chr(c)) and chr(c) not in SPACED_TERMINATORS
+) | frozenset("\u037e\u06d4")
 #: Skipped backwards before looking for a terminator: closing quotes, brackets, emphasis.
 CLOSERS = frozenset(
     "\"')]}`*_"
