@@ -543,3 +543,13 @@ def test_overlap_is_shortened_when_a_character_spans_the_overlap(tok: Tokenizer)
         ("\U00010000" + "0", 0, 2, 5),
         ("0" + "\U00010000", 1, 3, 5),
     ]
+
+
+def test_chunk_batch_propagates_a_documents_error(tok: Tokenizer) -> None:
+    # A document whose text cannot be read fails the whole batch with its own error.
+    class Boom:
+        text = property(lambda self: (_ for _ in ()).throw(RuntimeError("bad document")))
+
+    docs: list[Any] = ["fine text. " * 20] * 40 + [Boom()]
+    with pytest.raises(RuntimeError, match="bad document"):
+        Chunker(tok, 16).chunk_batch(docs, num_threads=2)

@@ -1456,3 +1456,17 @@ def test_native_scratch_is_tied_to_its_tokenizer_and_gives_the_same_ids() -> Non
         ]
     with pytest.raises(InvalidInput, match="another tokenizer"):
         o2._impl.encode_many(texts, None, False, scratch)
+
+
+def test_batch_error_in_a_worker_slice_propagates() -> None:
+    """A bad item deep in a threaded batch raises its own error from the call."""
+    from covekit import get_tokenizer
+
+    enc = get_tokenizer("cl100k_base")
+    texts: list[Any] = ["some text " * 10] * 300
+    texts[250] = 12345
+    with pytest.raises(TypeError):
+        enc.encode_batch(texts, num_threads=2)
+    with pytest.raises(TypeError):
+        enc.count_batch(texts, num_threads=2)
+    assert enc.count_batch(texts[:250], num_threads=2) == [enc.count(texts[0])] * 250

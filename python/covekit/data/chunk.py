@@ -384,8 +384,14 @@ class Chunker:
         parts: list[Any] = [None] * len(slices)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = {pool.submit(self._work, slices[i], bases[i], as_columns): i for i in order}
-            for future, i in futures.items():
-                parts[i] = future.result()
+            try:
+                for future, i in futures.items():
+                    parts[i] = future.result()
+            except BaseException:
+                # Ctrl-C (KeyboardInterrupt) or an error: slices not started are dropped
+                # instead of run to the end of the batch.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         if as_columns:
             return _concat_columns(parts)
         return [chunks for part in parts for chunks in part]

@@ -476,8 +476,14 @@ class Tokenizer:
 
         with ThreadPoolExecutor(max_workers=num_threads) as pool:
             futures = [pool.submit(work) for _ in range(min(num_threads, len(slices)))]
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # Ctrl-C (KeyboardInterrupt) or a worker's error: the other workers stop
+                # after the slice in hand instead of finishing the batch.
+                failed.set()
+                raise
         return [x for part in parts for x in part]
 
     def encode_batch(
