@@ -300,6 +300,43 @@ def test_sentences_rules(tok: Tokenizer) -> None:
     ]
 
 
+def test_every_sentence_terminal_character_ends_a_sentence(tok: Tokenizer) -> None:
+    # The segmenter's table of terminators that need no space is Unicode's
+    # Sentence_Terminal property (less . ! ? and the ellipsis, which need one).
+    regex = pytest.importorskip("regex")
+    sterm = regex.compile(r"\p{Sentence_Terminal}")
+    chunker = Chunker(tok, 1000, strategy="sentence")
+    spaced = set(".!?\u2026")
+    terminators = [
+        chr(c)
+        for c in range(0x110000)
+        if not 0xD800 <= c <= 0xDFFF and sterm.match(chr(c)) and chr(c) not in spaced
+    ] + ["\u037e", "\u06d4"]
+    assert len(terminators) > 150
+    for t in terminators:
+        text = f"Alpha{t}beta gamma"
+        starts, ends = chunker._impl.sentence_spans(text)
+        got = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        assert got == [f"Alpha{t}", "beta gamma"], (hex(ord(t)), got)
+    # A character that is not a terminator does not end one.
+    starts, _ = chunker._impl.sentence_spans("Alpha\u104cbeta gamma")
+    assert len(starts) == 1
+
+
+def test_sentence_rules_for_scripts_without_capitals(tok: Tokenizer) -> None:
+    chunker = Chunker(tok, 1000, strategy="sentence")
+    # Georgian letters are Ll, but Georgian never capitalizes a sentence's first word.
+    text = "ეს წიგნი უფასოა. თქვენ შეგიძლიათ მისი გაზიარება. english goes on. here"
+    starts, ends = chunker._impl.sentence_spans(text)
+    got = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    assert got == ["ეს წიგნი უფასოა.", "თქვენ შეგიძლიათ მისი გაზიარება. english goes on. here"]
+    # Burmese: the little section sign is a Sentence_Terminal too.
+    text = "သူမ ပြေးသွားတယ်၊ ယုန်ကို တွေ့တယ်။ ပြီးပြီ"
+    starts, ends = chunker._impl.sentence_spans(text)
+    got = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    assert got == ["သူမ ပြေးသွားတယ်၊", "ယုန်ကို တွေ့တယ်။", "ပြီးပြီ"]
+
+
 def test_sentence_strategy_packs_whole_sentences(tok: Tokenizer) -> None:
     text = " ".join(f"Sentence number {i} is here." for i in range(40))
     chunker = Chunker(tok, 30, strategy="sentence")

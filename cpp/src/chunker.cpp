@@ -282,17 +282,56 @@ class Engine {
         const auto jt = std::upper_bound(Q.begin(), Q.end(), static_cast<uint32_t>(min_end));
         if (jt != Q.end() && *jt < hard_end) E = *jt;
       }
-      if (est(s, E) <= budget) return E;
-      auto lo = it;
-      auto hi = std::lower_bound(it, P.end(), static_cast<uint32_t>(E));
-      while (hi - lo > 1) {
-        const auto mid = lo + (hi - lo) / 2;
-        if (est(s, *mid) <= budget) lo = mid;
-        else hi = mid;
+      std::size_t r = E;
+      if (est(s, E) > budget) {
+        auto lo = it;
+        auto hi = std::lower_bound(it, P.end(), static_cast<uint32_t>(E));
+        while (hi - lo > 1) {
+          const auto mid = lo + (hi - lo) / 2;
+          if (est(s, *mid) <= budget) lo = mid;
+          else hi = mid;
+        }
+        r = *lo;
       }
-      return *lo;
+      return l > segment::kSentence ? split_sentence(s, min_end, budget, l, r, hard_end) : r;
     }
     return npos;
+  }
+
+  // The furthest boundary of `level` in (min_end, limit) that fits `budget` from s by
+  // estimate; npos when none does.
+  [[nodiscard]] std::size_t furthest(int level, std::size_t s, std::size_t min_end, std::size_t limit,
+                                     std::size_t budget) const {
+    const auto& P = levels_[static_cast<std::size_t>(level)];
+    const auto lo = std::upper_bound(P.begin(), P.end(), static_cast<uint32_t>(min_end));
+    const auto hi = std::lower_bound(lo, P.end(), static_cast<uint32_t>(limit));
+    const auto it = std::partition_point(lo, hi, [&](uint32_t b) { return est(s, b) <= budget; });
+    return it == lo ? npos : *(it - 1);
+  }
+
+  // No sentence end fits, so the chunk ends inside a sentence at r (a boundary of level
+  // l). Cut the sentence into as few chunks as its tokens allow: when the rest of the
+  // sentence after r needs more chunks than the rest after the furthest cut that fits
+  // (a token boundary), take the strongest finer level whose furthest cut needs no more.
+  // Greedy filling at the strongest level alone can cut a long sentence three times where
+  // two cuts do (Lao, Thai or Burmese, whose words are long runs between spaces).
+  [[nodiscard]] std::size_t split_sentence(std::size_t s, std::size_t min_end, std::size_t budget, int l,
+                                           std::size_t r, std::size_t hard_end) const {
+    const auto& S = levels_[segment::kSentence];
+    const auto st = std::upper_bound(S.begin(), S.end(), static_cast<uint32_t>(min_end));
+    const std::size_t send = (st != S.end() && *st < hard_end) ? *st : hard_end;
+    if (r >= send || budget == 0) return r;
+    const std::size_t ov = o_.overlap_tokens;
+    const auto need = [&](std::size_t c) { return (est(c, send) + ov + budget - 1) / budget; };
+    const std::size_t best = furthest(segment::kToken, s, min_end, send, budget);
+    if (best == npos) return r;
+    const std::size_t fewest = need(best);
+    if (need(r) <= fewest) return r;
+    for (int l2 = l + 1; l2 < segment::kToken; ++l2) {
+      const std::size_t c = furthest(l2, s, min_end, send, budget);
+      if (c != npos && need(c) <= fewest) return c;
+    }
+    return best;
   }
 
   // The longest prefix from s that fits exactly (token and character boundary).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 
 #include "covekit/unicode.hpp"
 #include "covekit/utf8.hpp"
@@ -14,25 +15,42 @@ const unsigned char* bytes(std::string_view s) noexcept { return reinterpret_cas
 
 bool ascii_space(unsigned char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-// Sentence ends that need no whitespace after them.
+// Sentence ends that need no whitespace after them: every character with the Unicode
+// property Sentence_Terminal except . ! ? and U+2026 (those need a space after them,
+// see scan_line), plus the Greek question mark U+037E and the Urdu full stop U+06D4,
+// which the property leaves out. Generated with the `regex` package (2026.11.15):
+//   [c for c in range(0x110000) if regex.match(r"\p{Sentence_Terminal}", chr(c))]
+// tests/test_chunker.py checks this table against the property.
+struct CpRange {
+  char32_t lo, hi;
+};
+constexpr std::array<CpRange, 87> kHardTerminators = {{
+    {0x037E, 0x037E}, {0x0589, 0x0589}, {0x061D, 0x061F}, {0x06D4, 0x06D4}, {0x0700, 0x0702},
+    {0x07F9, 0x07F9}, {0x0837, 0x0837}, {0x0839, 0x0839}, {0x083D, 0x083E}, {0x0964, 0x0965},
+    {0x104A, 0x104B}, {0x1362, 0x1362}, {0x1367, 0x1368}, {0x166E, 0x166E}, {0x1735, 0x1736},
+    {0x17D4, 0x17D5}, {0x1803, 0x1803}, {0x1809, 0x1809}, {0x1944, 0x1945}, {0x1AA8, 0x1AAB},
+    {0x1B4E, 0x1B4F}, {0x1B5A, 0x1B5B}, {0x1B5E, 0x1B5F}, {0x1B7D, 0x1B7F}, {0x1C3B, 0x1C3C},
+    {0x1C7E, 0x1C7F}, {0x2024, 0x2024}, {0x203C, 0x203D}, {0x2047, 0x2049}, {0x2CF9, 0x2CFB},
+    {0x2E2E, 0x2E2E}, {0x2E3C, 0x2E3C}, {0x2E53, 0x2E54}, {0x2E60, 0x2E61}, {0x3002, 0x3002},
+    {0xA4FF, 0xA4FF}, {0xA60E, 0xA60F}, {0xA6F3, 0xA6F3}, {0xA6F7, 0xA6F7}, {0xA876, 0xA877},
+    {0xA8CE, 0xA8CF}, {0xA92F, 0xA92F}, {0xA9C8, 0xA9C9}, {0xAA5D, 0xAA5F}, {0xAAF0, 0xAAF1},
+    {0xABEB, 0xABEB}, {0xFE12, 0xFE12}, {0xFE15, 0xFE16}, {0xFE52, 0xFE52}, {0xFE56, 0xFE57},
+    {0xFF01, 0xFF01}, {0xFF0E, 0xFF0E}, {0xFF1F, 0xFF1F}, {0xFF61, 0xFF61}, {0x10A56, 0x10A57},
+    {0x10F55, 0x10F59}, {0x10F86, 0x10F89}, {0x11047, 0x11048}, {0x110BE, 0x110C1},
+    {0x11141, 0x11143}, {0x111C5, 0x111C6}, {0x111CD, 0x111CD}, {0x111DE, 0x111DF},
+    {0x11238, 0x11239}, {0x1123B, 0x1123C}, {0x112A9, 0x112A9}, {0x113D4, 0x113D5},
+    {0x1144B, 0x1144C}, {0x115C2, 0x115C3}, {0x115C9, 0x115D7}, {0x11641, 0x11642},
+    {0x1173C, 0x1173E}, {0x11944, 0x11944}, {0x11946, 0x11946}, {0x11A42, 0x11A43},
+    {0x11A9B, 0x11A9C}, {0x11C41, 0x11C42}, {0x11EF7, 0x11EF8}, {0x11F43, 0x11F44},
+    {0x16A6E, 0x16A6F}, {0x16AF5, 0x16AF5}, {0x16B37, 0x16B38}, {0x16B44, 0x16B44},
+    {0x16D6E, 0x16D6F}, {0x16E98, 0x16E98}, {0x1BC9F, 0x1BC9F}, {0x1DA88, 0x1DA88}
+}};
+
 bool is_hard_terminator(char32_t cp) noexcept {
-  switch (cp) {
-    case 0x3002:  // 。
-    case 0xFF01:  // ！
-    case 0xFF1F:  // ？
-    case 0xFF61:  // ｡
-    case 0x0964:  // । danda
-    case 0x0965:  // ॥
-    case 0x061F:  // ؟ Arabic question mark
-    case 0x06D4:  // ۔ Arabic full stop
-    case 0x0589:  // ։ Armenian full stop
-    case 0x1362:  // ። Ethiopic full stop
-    case 0x104B:  // ။ Myanmar section
-    case 0x17D4:  // ។ Khmer sign khan
-      return true;
-    default:
-      return false;
-  }
+  if (cp < 0x037E) return false;
+  const auto it = std::upper_bound(kHardTerminators.begin(), kHardTerminators.end(), cp,
+                                   [](char32_t c, const CpRange& r) { return c < r.lo; });
+  return it != kHardTerminators.begin() && cp <= std::prev(it)->hi;
 }
 
 bool is_closer(char32_t cp) noexcept {
@@ -56,6 +74,9 @@ bool is_cjk(char32_t cp) noexcept {
 
 bool is_lowercase_start(char32_t cp) noexcept {
   if (cp < 0x80) return cp >= 'a' && cp <= 'z';
+  // Georgian Mkhedruli and Nuskhuri are Ll since Unicode 11, but Georgian prose has no
+  // capitals at sentence starts: a lowercase letter there says nothing.
+  if ((cp >= 0x10D0 && cp <= 0x10FF) || (cp >= 0x2D00 && cp <= 0x2D2F)) return false;
   const uint8_t c = unicode::classify(cp);
   // Ll has the "lower" bit only; Lo/Lm (uncased letters) have both bits.
   return (c & unicode::kLetter) && (c & unicode::kLower) && !(c & unicode::kUpper);
@@ -214,6 +235,13 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
         continue;
       }
       if (is_cjk(cp) && !prev_space && i > begin) add_boundary(out, i, kWord);
+      // A zero-width space separates words in Thai, Lao, Khmer and Burmese text.
+      if (cp == 0x200B && i + len < end) {
+        add_boundary(out, i + len, kWord);
+        prev_space = true;
+        i += len;
+        continue;
+      }
     }
     prev_space = false;
     i += len;
