@@ -7,6 +7,10 @@
 
 from covekit import errors as errors
 from covekit import hash as hash
+from covekit.data.cache import CacheHit as CacheHit
+from covekit.data.cache import CacheStats as CacheStats
+from covekit.data.cache import QueryCache as QueryCache
+from covekit.data.cache import calibrate_threshold as calibrate_threshold
 from covekit.data.chunk import Chunk as Chunk
 from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
@@ -27,6 +31,8 @@ from covekit.errors import CovekitError as CovekitError
 __version__ = "0.1.0"
 
 __all__ = [
+    "CacheHit",
+    "CacheStats",
     "Chunk",
     "Chunker",
     "CovekitError",
@@ -36,9 +42,11 @@ __all__ = [
     "IngestResult",
     "IngestSummary",
     "Normalization",
+    "QueryCache",
     "Skipped",
     "Tokenizer",
     "__version__",
+    "calibrate_threshold",
     "errors",
     "get_tokenizer",
     "hash",
