@@ -80,8 +80,12 @@ def test_end_of_document_is_not_a_cut() -> None:
         ("Intro text\n# Heading\nBody.", "Intro text", False),  # next line: heading
         ("Items follow\n- one\n- two", "Items follow", False),  # next line: list item
         ("Steps\n1. first\n2. second", "Steps", False),
+        ("- top\n    * nested one\n    * nested two", "nested one", False),  # nested item
+        ("Text\n    - not wrapped prose\n", "Text", False),  # an indented item too
         ("| a | b |\n| 1 | 2 |", "| a | b |", False),  # between table rows
         ("Title\n=====\ntext goes on", "=====", False),  # after a setext underline
+        ("It ends.\\\nNext line", "It ends.\\", False),  # markdown hard line break
+        ("No end\\\nNext line", "No end\\", True),
     ],
 )
 def test_sentence_ends(text: str, cut_after: str, mid: bool) -> None:

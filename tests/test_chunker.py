@@ -52,12 +52,12 @@ def letter_embedder(texts: list[str]) -> np.ndarray:
     return out
 
 
-def make(tok: Tokenizer, strategy: str, max_tokens: int, overlap: int = 0, **kw: Any) -> Chunker:
+def make(tok: Tokenizer, strategy: str, max_tokens: int, n_overlap: int = 0, **kw: Any) -> Chunker:
     if strategy == "sentence":
-        return Chunker(tok, max_tokens, strategy="sentence", overlap_sentences=overlap, **kw)
+        return Chunker(tok, max_tokens, strategy="sentence", overlap_sentences=n_overlap, **kw)
     if strategy == "semantic":
         kw.setdefault("embedder", letter_embedder)
-    return Chunker(tok, max_tokens, overlap, strategy, **kw)  # type: ignore[arg-type]
+    return Chunker(tok, max_tokens, n_overlap, strategy, **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------ invariants
@@ -140,6 +140,10 @@ def check_token_overlap(tok: Tokenizer, text: str, chunks: list[Chunk], chunker:
                 t -= 1
             expected = max(a_start, starts[t])
         got = b(c.start)
+        if chunker.overlap == "boundary":
+            # at most k tokens: at or after the exact start, before the predecessor's end
+            assert expected <= got < a_end or (got == a_end), (got, expected, a_end)
+            continue
         if exact and got != expected:
             # Shortened: only allowed when a window from `expected` would hold no new
             # text (e.g. the k-th last token is inside a character of many tokens, and
@@ -230,7 +234,10 @@ def test_invariants(
         overlap = data.draw(
             st.sampled_from([0, 0, 1, max_tokens // 4, max_tokens - 1]), label="overlap_tokens"
         )
-    chunker = make(tok, strategy, max_tokens, overlap)
+    kw = {}
+    if strategy in ("recursive", "semantic") and overlap:
+        kw["overlap"] = data.draw(st.sampled_from(["exact", "boundary"]), label="overlap mode")
+    chunker = make(tok, strategy, max_tokens, overlap, **kw)
     chunks = chunker.chunk(text, doc_id="doc-1")
     check(tok, text, chunks, chunker, "doc-1")
     assert chunker.chunk(text, doc_id="doc-1") == chunks  # deterministic
@@ -347,6 +354,28 @@ def test_sentence_strategy_packs_whole_sentences(tok: Tokenizer) -> None:
     for a, b in itertools.pairwise(with_overlap):
         last = a.text.rsplit(". ", 1)[-1]
         assert b.text.startswith(last.rstrip(".")), (a.text, b.text)
+
+
+def test_boundary_overlap_starts_at_the_strongest_boundary(tok: Tokenizer) -> None:
+    text = (
+        "First sentence is here. Second sentence is also here. "
+        "Third one follows now. Fourth is last."
+    )
+    exact = Chunker(tok, 12, 6).chunk(text)
+    chunker = Chunker(tok, 12, 6, overlap="boundary")
+    chunks = chunker.chunk(text)
+    check(tok, text, chunks, chunker)
+    assert chunker.overlap == "boundary" and Chunker(tok, 12, 6).overlap == "exact"
+    assert [c.text for c in chunks] == [
+        "First sentence is here. Second sentence is also here.",
+        "Second sentence is also here. Third one follows now.",
+        "Third one follows now. Fourth is last.",
+    ]
+    assert exact[1].text.startswith(" Second")  # exact: 6 tokens back, a token boundary
+    # no sentence starts in the window: the next word does
+    words = " ".join(f"w{i}" for i in range(40))
+    for a, b in itertools.pairwise(Chunker(tok, 10, 3, overlap="boundary").chunk(words)):
+        assert b.start < a.end and words[b.start - 1] == " "
 
 
 def test_token_strategy_windows_are_exact(tok: Tokenizer) -> None:
@@ -525,6 +554,8 @@ def test_corpus_files(tok: Tokenizer) -> None:
         ({"embedder": letter_embedder}, "strategy='semantic' only"),
         ({"strategy": "sentence", "overlap_tokens": 5}, "overlap_sentences"),
         ({"overlap_sentences": 2}, "pass overlap_tokens instead"),
+        ({"overlap": "sometimes"}, "'exact' .* or 'boundary'"),
+        ({"strategy": "token", "overlap": "boundary"}, "structure-aware"),
         ({"max_tokens": 2.5}, "max_tokens must be an int"),
         (
             {"strategy": "semantic", "embedder": letter_embedder, "breakpoint_percentile": 120},

@@ -73,7 +73,8 @@ std::vector<uint64_t> as_offsets(py::handle obj) {
 void register_chunker(py::module_& m) {
   py::class_<PyChunker>(m, "Chunker", "Token-exact chunker (native core of covekit.Chunker).")
       .def(py::init([](py::object tokenizer, std::size_t max_tokens, std::size_t overlap_tokens,
-                                     const std::string& strategy, std::size_t overlap_sentences, bool markdown) {
+                                     const std::string& strategy, std::size_t overlap_sentences, bool markdown,
+                                     const std::string& overlap) {
              if (!py::isinstance<PyTokenizer>(tokenizer))
                throw py::type_error("tokenizer must be a covekit.Tokenizer, not " +
                                     std::string(py::str(py::type::handle_of(tokenizer).attr("__name__"))));
@@ -84,13 +85,16 @@ void register_chunker(py::module_& m) {
              o.overlap_sentences = overlap_sentences;
              o.strategy = chunking::parse_strategy(strategy);
              o.markdown = markdown;
+             if (overlap != "exact" && overlap != "boundary")
+               throw InvalidInput("overlap must be 'exact' (the default) or 'boundary', got '" + overlap + "'");
+             o.overlap_at_boundary = overlap == "boundary";
              auto self = std::make_unique<PyChunker>();
              self->tokenizer = tokenizer;
              self->core = std::make_unique<chunking::Chunker>(tok, o);
              return self;
            }),
            py::arg("tokenizer"), py::arg("max_tokens"), py::arg("overlap_tokens"), py::arg("strategy"),
-           py::arg("overlap_sentences"), py::arg("markdown"))
+           py::arg("overlap_sentences"), py::arg("markdown"), py::arg("overlap") = "exact")
       .def_property_readonly("max_tokens", [](const PyChunker& c) { return c.core->options().max_tokens; })
       .def_property_readonly("overlap_tokens", [](const PyChunker& c) { return c.core->options().overlap_tokens; })
       .def_property_readonly("overlap_sentences",
@@ -98,6 +102,9 @@ void register_chunker(py::module_& m) {
       .def_property_readonly("strategy",
                              [](const PyChunker& c) { return chunking::strategy_name(c.core->options().strategy); })
       .def_property_readonly("markdown", [](const PyChunker& c) { return c.core->options().markdown; })
+      .def_property_readonly("overlap", [](const PyChunker& c) {
+        return std::string(c.core->options().overlap_at_boundary ? "boundary" : "exact");
+      })
       .def(
           "chunk",
           [](const PyChunker& c, py::handle text, const std::string& doc_id, py::handle breaks) {

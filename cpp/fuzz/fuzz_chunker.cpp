@@ -69,9 +69,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const struct {
     Strategy s;
     std::size_t max, overlap, overlap_sentences;
+    bool at_boundary;
   } settings[] = {
-      {Strategy::kRecursive, 8, 0, 0}, {Strategy::kRecursive, 33, 8, 0}, {Strategy::kToken, 8, 3, 0},
-      {Strategy::kToken, 64, 0, 0},    {Strategy::kSentence, 16, 0, 1},
+      {Strategy::kRecursive, 8, 0, 0, false}, {Strategy::kRecursive, 33, 8, 0, false},
+      {Strategy::kRecursive, 20, 6, 0, true}, {Strategy::kToken, 8, 3, 0, false},
+      {Strategy::kToken, 64, 0, 0, false},    {Strategy::kSentence, 16, 0, 1, false},
   };
   for (const auto& st : settings) {
     covekit::chunking::Options o;
@@ -79,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     o.max_tokens = st.max;
     o.overlap_tokens = st.overlap;
     o.overlap_sentences = st.overlap_sentences;
+    o.overlap_at_boundary = st.at_boundary;
     check(*tok, o, text);
   }
   return 0;

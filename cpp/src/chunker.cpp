@@ -45,6 +45,9 @@ void validate(const Options& o) {
   if (o.strategy != Strategy::kSentence && o.overlap_sentences > 0)
     throw InvalidInput(std::string("overlap_sentences applies to strategy='sentence' only; with strategy='") +
                        strategy_name(o.strategy) + "' pass overlap_tokens instead");
+  if (o.overlap_at_boundary && o.strategy == Strategy::kToken)
+    throw InvalidInput("overlap='boundary' needs the boundaries of a structure-aware strategy; with strategy='token' "
+                       "use overlap='exact'");
 }
 
 uint64_t chunk_id(std::string_view doc_id, uint64_t start, uint64_t stop, std::string_view text) {
@@ -389,6 +392,19 @@ class Engine {
     }
   }
 
+  // The start of the strongest unit that begins in [lo, e): the first boundary of the
+  // strongest level found there, past its whitespace; lo when there is none.
+  [[nodiscard]] std::size_t overlap_boundary(std::size_t lo, std::size_t e) const {
+    for (int l = 0; l < segment::kLevelCount; ++l) {
+      const auto& P = levels_[static_cast<std::size_t>(l)];
+      for (auto it = std::lower_bound(P.begin(), P.end(), static_cast<uint32_t>(lo)); it != P.end() && *it < e; ++it) {
+        const std::size_t b = trim_ ? segment::skip_space(t_, *it) : *it;
+        if (b < e) return b;
+      }
+    }
+    return lo;
+  }
+
   void next_start(std::size_t& s, std::size_t& min_end, std::size_t e) const {
     if (o_.overlap_tokens > 0) {
       const std::size_t j = tok_index(e);  // tokens that start before e
@@ -400,6 +416,7 @@ class Engine {
         while (k > first && utf8::is_continuation(p[tstart_[k]])) --k;
         ns = std::max<std::size_t>(s, tstart_[k]);
       }
+      if (o_.overlap_at_boundary) ns = overlap_boundary(ns, e);
       s = ns;
       min_end = e;
       return;

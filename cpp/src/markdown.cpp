@@ -90,6 +90,7 @@ Structure analyze(std::string_view t, bool md) {
   std::size_t para_boundary = SIZE_MAX;  // index of the boundary before it
   std::size_t list_indent = 0;        // indent of the first item of the current list
   bool in_fence = false;
+  bool fence_gap = false;  // a blank line since the last line of code
   char fence_char = 0;
   std::size_t fence_len = 0;
 
@@ -128,9 +129,14 @@ Structure analyze(std::string_view t, bool md) {
         pending = segment::kBlock;
         prev = Kind::kBlank;
       } else if (!blank) {
-        boundary_before(segment::kSubItem);
+        // Inside code, a blank line parts blocks (functions, paragraphs of a listing):
+        // a stronger place to cut than between two lines.
+        boundary_before(fence_gap ? segment::kItem : segment::kSubItem);
+        fence_gap = false;
         segment::scan_line(t, l.first, l.last, false, s.boundaries);
         content_end = l.last;
+      } else {
+        fence_gap = true;
       }
       pos = next_pos;
       continue;
@@ -170,6 +176,7 @@ Structure analyze(std::string_view t, bool md) {
       kind = Kind::kCode;
       boundary_before(segment::kBlock);
       in_fence = true;
+      fence_gap = false;
       fence_char = c;
       fence_len = fence_length(t, l, &c);
       segment::scan_line(t, l.first, l.last, false, s.boundaries);

@@ -203,7 +203,9 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
         if (!is_closer(x)) break;
         j += l;
       }
-      const bool space_after = j >= end || is_space(code_point_at(text, j));
+      // A backslash that ends the line is a markdown hard line break: markup, not text.
+      const bool hard_break = j < end && p[j] == '\\' && j + 1 == end;
+      const bool space_after = j >= end || hard_break || is_space(code_point_at(text, j));
       bool ends = space_after;
       if (ends && single_period) {
         std::size_t k = i;
@@ -215,7 +217,7 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
         const std::size_t next = skip_space(text, j);
         if (next < text.size() && next - j < 256 && is_lowercase_start(code_point_at(text, next))) ends = false;
       }
-      if (ends) add_boundary(out, j, kSentence);
+      if (ends) add_boundary(out, hard_break ? j + 1 : j, kSentence);
       prev_space = false;
       i = j;
       continue;

@@ -138,6 +138,7 @@ class Chunker:
         strategy: str,
         overlap_sentences: int,
         markdown: bool,
+        overlap: str = "exact",
     ) -> None: ...
     @property
     def max_tokens(self) -> int: ...
@@ -149,6 +150,8 @@ class Chunker:
     def strategy(self) -> str: ...
     @property
     def markdown(self) -> bool: ...
+    @property
+    def overlap(self) -> str: ...
     def chunk(
         self, text: str | bytes, doc_id: str = "", breaks: Any = None
     ) -> tuple[

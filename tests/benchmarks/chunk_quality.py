@@ -17,7 +17,9 @@ it reports none). :func:`measure` then counts, for one document:
   that span is correct; otherwise the chunk is located with ``str.find`` from just after
   the previous chunk's start (sequentially, so repeated passages resolve in order and
   overlapping chunks are found where they are);
-- **fill**: the sum of ``tokens / max_tokens`` over the chunks (the caller divides).
+- **fill**: the sum of ``tokens / max_tokens`` over the chunks (the caller divides);
+- **overlap**: the tokens of the text each chunk shares with its predecessor (the text
+  from its start to the predecessor's end), summed over consecutive pairs.
 
 Definitions (:func:`is_mid_word`, :func:`is_mid_sentence`); a cut followed by nothing but
 whitespace (the end of the document) is neither:
@@ -29,13 +31,14 @@ whitespace (the end of the document) is neither:
   A sentence end is the last non-space character before the cut, after skipping closing
   quotes, brackets and markdown emphasis (:data:`CLOSERS`), being a terminator:
   ``. ! ?`` or an ellipsis followed by whitespace or the end of the text (so ``3.14`` and
-  ``e.g.x`` are not ends), or one that needs no space (:data:`UNSPACED_TERMINATORS`: the
+  ``e.g.x`` are not ends; a markdown hard line break, a backslash ending the line, is
+  markup and skipped), or one that needs no space (:data:`UNSPACED_TERMINATORS`: the
   CJK full stop, full-width ``!`` and ``?``, and the Arabic, Urdu, Devanagari, Ethiopic,
   Burmese, Armenian and Greek sentence ends). A block boundary is a blank line in the
   whitespace around the cut, or a line break where the next line starts a block (heading
   ``#``, list item ``- * +`` or ``1.``/``1)``, blockquote ``>``, table row ``|``, code
-  fence) or the line before the cut is a heading, a table row, a fence or a setext
-  underline. A single
+  fence; list items count at any indent, so nested items do too) or the line before
+  the cut is a heading, a table row, a fence or a setext underline. A single
   line break inside hard-wrapped prose is *not* a boundary.
 """
 
@@ -68,7 +71,10 @@ CLOSERS = frozenset(
     "\u300d\u300f\uff09\uff3d\uff5d\u3009\u300b\u3011\u3015"  # CJK closing brackets
 )
 
-_BLOCK_START = re.compile(r"[ \t]{0,3}(#{1,6}(\s|$)|[-*+][ \t]|\d{1,9}[.)]([ \t]|$)|>|\||```|~~~)")
+_BLOCK_START = re.compile(
+    r"[ \t]{0,3}(#{1,6}(\s|$)|>|\||```|~~~)"  # heading, quote, table row, fence
+    r"|[ \t]*([-*+][ \t]|\d{1,9}[.)]([ \t]|$))"  # a list item, nested ones included
+)
 _BLOCK_LINE = re.compile(r"[ \t]{0,3}(#{1,6}(\s|$)|```|~~~|=+[ \t]*$|-+[ \t]*$|\|.*\|[ \t]*$)")
 
 
@@ -95,6 +101,8 @@ class Quality:
     mid_word: int = 0
     fill_sum: float = 0.0
     max_tokens_seen: int = 0
+    pairs: int = 0  # consecutive chunk pairs, both found in the document
+    overlap_tokens: int = 0  # tokens of the text two consecutive chunks share, summed
 
     def __iadd__(self, other: Quality) -> Quality:
         self.chunks += other.chunks
@@ -110,7 +118,14 @@ class Quality:
         self.mid_word += other.mid_word
         self.fill_sum += other.fill_sum
         self.max_tokens_seen = max(self.max_tokens_seen, other.max_tokens_seen)
+        self.pairs += other.pairs
+        self.overlap_tokens += other.overlap_tokens
         return self
+
+    @property
+    def mean_overlap(self) -> float | None:
+        """Tokens shared by consecutive chunks, on average over the pairs."""
+        return self.overlap_tokens / self.pairs if self.pairs else None
 
     @property
     def mean_fill(self) -> float | None:
@@ -144,9 +159,11 @@ def is_sentence_end(doc: str, cut: int) -> bool:
     j = cut - 1
     while j >= 0 and doc[j].isspace():
         j -= 1
+    after = j + 1  # the position just after the last non-space character
+    if j >= 0 and doc[j] == "\\" and j + 1 < len(doc) and doc[j + 1] in "\r\n":
+        j -= 1  # a markdown hard line break (backslash, then the line's end) is markup
     if j < 0:
         return True  # nothing before: the start of the document
-    after = j + 1  # the position just after the last non-space character
     while j >= 0 and doc[j] in CLOSERS:
         j -= 1
     if j < 0:
@@ -214,6 +231,8 @@ def measure(
         q.offset_errors = None
     counts = count_tokens([s.text for s in spans]) if spans else []
     frm = 0
+    prev: tuple[int, int] | None = None
+    shared: list[str] = []
     for span, n in zip(spans, counts, strict=True):
         q.tokens += n
         q.max_tokens_seen = max(q.max_tokens_seen, n)
@@ -235,7 +254,13 @@ def measure(
                 where = _locate(doc, span.text, 0)  # out of order: still find its cut
         if where is None:
             q.not_in_source += 1
+            prev = None
             continue
+        if prev is not None:
+            q.pairs += 1
+            if where[0] < prev[1]:
+                shared.append(doc[where[0] : prev[1]])
+        prev = where
         frm = where[0] + 1
         cut = where[1]
         if _at_end(doc, cut):
@@ -245,4 +270,6 @@ def measure(
             q.mid_word += 1
         if is_mid_sentence(doc, cut):
             q.mid_sentence += 1
+    if shared:
+        q.overlap_tokens = sum(count_tokens(shared))
     return q

@@ -51,6 +51,10 @@ struct Options {
   std::size_t overlap_sentences = 0;   // sentence
   Strategy strategy = Strategy::kRecursive;
   bool markdown = true;                // parse markdown structure (recursive)
+  // With overlap_tokens: start each overlap at the strongest boundary (sentence, then
+  // word, then token) inside the predecessor's last overlap_tokens tokens, instead of
+  // exactly overlap_tokens tokens back. The overlap is then at most overlap_tokens.
+  bool overlap_at_boundary = false;
 };
 
 // Throws InvalidInput, saying what to change, for impossible settings.

@@ -170,6 +170,7 @@ class Chunker:
         breakpoint_threshold: float | None = None,
         buffer_size: int = 1,
         markdown: bool = True,
+        overlap: Literal["exact", "boundary"] = "exact",
     ) -> None:
         if isinstance(tokenizer, str):
             tokenizer = get_tokenizer(tokenizer)
@@ -215,7 +216,13 @@ class Chunker:
             )
         self._tokenizer = tokenizer
         self._impl = _Chunker(
-            tokenizer._impl, max_tokens, overlap_tokens, strategy, overlap_sentences, markdown
+            tokenizer._impl,
+            max_tokens,
+            overlap_tokens,
+            strategy,
+            overlap_sentences,
+            markdown,
+            overlap,
         )
         self._embedder = embedder
         self._percentile = float(breakpoint_percentile)
@@ -247,6 +254,12 @@ class Chunker:
     def overlap_sentences(self) -> int:
         """Sentences each chunk repeats from its predecessor (sentence strategy)."""
         return int(self._impl.overlap_sentences)
+
+    @property
+    def overlap(self) -> Literal["exact", "boundary"]:
+        """Where an overlap starts: ``"exact"`` (exactly ``overlap_tokens`` document
+        tokens back) or ``"boundary"`` (at the strongest boundary within them)."""
+        return self._impl.overlap  # type: ignore[return-value]
 
     @property
     def strategy(self) -> Strategy:
