@@ -783,7 +783,8 @@ def table_targets() -> tuple[list[str], list[list[str]]]:
                 "**no**" if VIOLATIONS else "yes",
             ]
         )
-    mid: list[tuple[str, float, float]] = []  # setting, covekit's share, best peer's share
+    mid: list[tuple[str, int, int]] = []  # setting, covekit's count, the best peer's count
+    totals: dict[str, list[int]] = {}  # peer -> [its mid-sentence ends, covekit's], same settings
     for config in _configs_with_results():
         r = RESULTS.get(("chunk", config, "covekit-recursive"))
         if r is None or r.quality is None or not r.quality.cuts:
@@ -793,27 +794,41 @@ def table_targets() -> tuple[list[str], list[list[str]]]:
         # least half of it on average (one that mostly skips the overlap has the room
         # of a chunker without one).
         want = config[2] / 2
-        rates = [
-            q.mid_sentence / q.cuts
-            for k in PEER_LIBS
-            if (p := RESULTS.get(("chunk", config, k))) is not None
-            and (q := p.quality) is not None
-            and q.cuts
-            and not q.over_limit
-            and (not want or (q.mean_overlap or 0.0) >= want)
-        ]
+        rates = []
+        for k in PEER_LIBS:
+            p = RESULTS.get(("chunk", config, k))
+            q = p.quality if p is not None else None
+            if q is None or not q.cuts or q.over_limit or (want and (q.mean_overlap or 0.0) < want):
+                continue
+            rates.append(q.mid_sentence)
+            t = totals.setdefault(LIBS[k].label, [0, 0])
+            t[0] += q.mid_sentence
+            t[1] += r.quality.mid_sentence
         if rates:
             name = "{} {}/{} {}".format(*config)
-            mid.append((name, r.quality.mid_sentence / r.quality.cuts, min(rates)))
+            mid.append((name, r.quality.mid_sentence, min(rates)))
     if mid:
-        lose = [f"{k} ({m:.1%} vs {b:.1%})" for k, m, b in mid if m > b or (m == b and m > 0)]
-        ties = sum(1 for _, m, b in mid if m == b == 0)
+        lose = [f"{k} ({m} vs {b})" for k, m, b in mid if m > b]
+        ties = sum(1 for _, m, b in mid if m == b)
         rows.append(
             [
-                "fewer mid-sentence ends (share of cuts) than any peer within the limit "
-                "and, with overlap K, a mean overlap of at least K/2 (covekit recursive)",
-                f"{len(mid)} settings" + (f", {ties} tied at 0" if ties else ""),
+                "no more mid-sentence ends than the best peer in any setting "
+                "(peers within the limit and, with overlap K, a mean overlap of at least K/2; "
+                "covekit recursive)",
+                f"{len(mid)} settings, {ties} tied",
                 f"**no**: {', '.join(lose)}" if lose else "yes",
+            ]
+        )
+    if totals:
+        worse = [
+            f"{k} ({c} vs {p})" for k, (p, c) in sorted(totals.items()) if c > p or (c == p and p)
+        ]
+        rows.append(
+            [
+                "fewer mid-sentence ends in total than every peer, over the settings both ran "
+                "(covekit recursive)",
+                ", ".join(f"{k}: {c} vs {p}" for k, (p, c) in sorted(totals.items())),
+                f"**no**: {', '.join(worse)}" if worse else "yes",
             ]
         )
     if not rows:
