@@ -10,6 +10,10 @@ from covekit import hash as hash
 from covekit.data.chunk import Chunk as Chunk
 from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
+from covekit.data.embed import Embedder as Embedder
+from covekit.data.embed import HashingEmbedder as HashingEmbedder
+from covekit.data.embed import OpenAICompatibleEmbedder as OpenAICompatibleEmbedder
+from covekit.data.embed import SentenceTransformerEmbedder as SentenceTransformerEmbedder
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
 from covekit.data.ingest import IngestResult as IngestResult
@@ -32,10 +36,14 @@ __all__ = [
     "CovekitError",
     "Document",
     "Duplicate",
+    "Embedder",
+    "HashingEmbedder",
     "IngestFailure",
     "IngestResult",
     "IngestSummary",
     "Normalization",
+    "OpenAICompatibleEmbedder",
+    "SentenceTransformerEmbedder",
     "Skipped",
     "Tokenizer",
     "__version__",
