@@ -6,6 +6,7 @@ SentenceTransformerEmbedder with the local all-MiniLM-L6-v2 when the ``st`` extr
 # ruff: noqa: RUF003  (Greek letters in comments are the point)
 from __future__ import annotations
 
+import asyncio
 import doctest
 import hashlib
 import json
@@ -479,7 +480,7 @@ def server() -> Iterator[FakeServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
@@ -731,6 +732,37 @@ def test_http_threads_share_one_client(server: FakeServer) -> None:
 def test_http_bad_arguments(args: tuple[str, str], kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidInput, match=match):
         OpenAICompatibleEmbedder(*args, **kwargs)
+
+
+def test_http_async_twin(server: FakeServer) -> None:
+    def script(body: dict[str, Any], n: int) -> Reply:
+        if n == 1:
+            return 429, {"Retry-After": "1.5"}, b"slow down"
+        if len(body["input"]) > 3:
+            return 413, {}, b"too large"
+        return ok_reply(body)
+
+    server.script = script
+    texts = [f"async text {i}" for i in range(10)]
+    emb, _ = client(server, batch_size=4, api_key="k")
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    emb._asleep = fake_sleep
+    out = asyncio.run(emb.aembed(texts, max_concurrency=2))
+    assert np.allclose(out, np.array(vectors_for(texts), dtype=np.float32))
+    assert waits == [1.5]
+    sent = sorted(t for r in server.requests if len(r["input"]) <= 3 for t in r["input"])
+    assert len(sent) >= len(texts) and set(sent) == set(texts)
+    assert all(h["Authorization"] == "Bearer k" for h in server.headers)
+    assert asyncio.run(emb.aembed([])).shape == (0, 8)
+    server.script = lambda body, n: (500, {}, b"down")
+    with pytest.raises(ModelServerError, match="HTTP 500"):
+        asyncio.run(emb.aembed(["x"]))
+    with pytest.raises(InvalidInput, match="max_concurrency"):
+        asyncio.run(emb.aembed(["x"], max_concurrency=0))
 
 
 def test_http_bad_texts(server: FakeServer) -> None:

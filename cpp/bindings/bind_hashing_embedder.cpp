@@ -135,7 +135,7 @@ void register_hashing_embedder(py::module_& m) {
       .def_property_readonly("vocabulary_size", &HashingEmbedder::vocabulary_size)
       .def_property_readonly("fingerprint", &HashingEmbedder::fingerprint)
       .def("embed", &embed_texts, py::arg("texts"), py::arg("num_threads") = 0,
-           "Vectors of a list of str as a float32 array (len(texts), dim), computed without the GIL.")
+           "Vectors of a list of str as a float32 array (len(texts), dim), without the GIL.")
       .def(
           "fit",
           [](HashingEmbedder& e, py::handle texts, unsigned num_threads, uint32_t min_df) {

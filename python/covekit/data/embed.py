@@ -22,12 +22,13 @@ See docs/embeddings.md.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -538,7 +539,8 @@ class OpenAICompatibleEmbedder:
     wrong dimensions); ``TypeError`` for texts that are not str.
 
     Thread safety: safe from many threads at once (httpx's client is; the counters and the
-    learned dimension are guarded by a lock).
+    learned dimension are guarded by a lock). :meth:`aembed` is the async twin, with
+    batches in flight concurrently.
     """
 
     def __init__(
@@ -588,7 +590,9 @@ class OpenAICompatibleEmbedder:
         self._httpx = httpx
         self._lock = threading.Lock()
         self._random = random.Random()
+        self._timeout = float(timeout)
         self._sleep: Callable[[float], None] = time.sleep  # replaced by tests
+        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.requests = 0
         self.retries = 0
         self.tokens = 0
@@ -617,6 +621,38 @@ class OpenAICompatibleEmbedder:
             self._request(texts[i : i + self._batch_size])
             for i in range(0, len(texts), self._batch_size)
         ]
+        return np.ascontiguousarray(np.concatenate(parts, axis=0), dtype=np.float32)
+
+    async def aembed(
+        self, texts: list[str], *, max_concurrency: int = 4
+    ) -> npt.NDArray[np.float32]:
+        """The async twin of :meth:`embed`: batches go out concurrently.
+
+        Up to ``max_concurrency`` requests are in flight at once; retries, checks and the
+        result are those of :meth:`embed`. Each call uses its own ``httpx.AsyncClient``
+        (so it works from any event loop).
+
+        >>> import asyncio
+        >>> emb = OpenAICompatibleEmbedder("http://localhost:8080", "m", dim=4)
+        >>> asyncio.run(emb.aembed([])).shape
+        (0, 4)
+        >>> emb.close()
+        """
+        texts = _check_texts(texts)
+        limit = _check_int("max_concurrency", max_concurrency, 1, 1024)
+        if not texts:
+            if self._dim is None:
+                await self.aembed(["dimension probe"])
+            assert self._dim is not None
+            return np.zeros((0, self._dim), dtype=np.float32)
+        gate = asyncio.Semaphore(limit)
+        async with self._httpx.AsyncClient(timeout=self._timeout) as client:
+            parts = await asyncio.gather(
+                *(
+                    self._arequest(client, texts[i : i + self._batch_size], gate)
+                    for i in range(0, len(texts), self._batch_size)
+                )
+            )
         return np.ascontiguousarray(np.concatenate(parts, axis=0), dtype=np.float32)
 
     def close(self) -> None:
@@ -657,68 +693,116 @@ class OpenAICompatibleEmbedder:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
-    def _request(self, batch: list[str]) -> npt.NDArray[np.float32]:
+    def _decide(
+        self, outcome: httpx.Response | Exception, attempt: int, n: int
+    ) -> tuple[str, Any]:
+        """What to do after one attempt: ("ok", vectors), ("split", None), ("retry", delay).
+
+        Raises when the attempt failed for good. Shared by :meth:`embed` and :meth:`aembed`.
+        """
         httpx = self._httpx
+        if isinstance(outcome, httpx.TimeoutException):
+            if attempt >= self._max_retries:
+                raise ModelServerTimeout(
+                    f"{self.url} did not answer in time on {attempt + 1} attempt(s) ({outcome!r}); "
+                    "raise timeout=, send smaller batches (batch_size=) or check the server",
+                    url=self.url,
+                ) from outcome
+            return "retry", self._delay(attempt)
+        if isinstance(outcome, Exception):  # httpx.TransportError: no connection, reset, ...
+            if attempt >= self._max_retries:
+                raise ModelServerError(
+                    f"could not reach {self.url} on {attempt + 1} attempt(s): {outcome!r}; "
+                    "check base_url and that the server is running",
+                    url=self.url,
+                ) from outcome
+            return "retry", self._delay(attempt)
+        status = outcome.status_code
+        if status == 200:
+            return "ok", self._parse(outcome, n)
+        if status == 413 and n > 1:
+            return "split", None
+        body = outcome.text[:300]
+        if status not in _RETRY_STATUSES and status < 500:
+            raise ModelServerError(
+                f"{self.url} answered HTTP {status}: {body!r}"
+                + (" (check api_key)" if status in (401, 403) else ""),
+                status_code=status,
+                url=self.url,
+            )
+        if attempt >= self._max_retries:
+            raise ModelServerError(
+                f"{self.url} answered HTTP {status} on all {attempt + 1} attempt(s); "
+                f"last body: {body!r}",
+                status_code=status,
+                url=self.url,
+            )
+        asked = self._retry_after(outcome)
+        if asked is not None and asked > self._max_retry_after:
+            raise ModelServerError(
+                f"{self.url} answered HTTP {status} and asked to retry after {asked:g} s, "
+                f"more than max_retry_after={self._max_retry_after:g} s",
+                status_code=status,
+                url=self.url,
+            )
+        return "retry", asked if asked is not None else self._delay(attempt)
+
+    def _count(self, retry: bool) -> None:
+        with self._lock:
+            if retry:
+                self.retries += 1
+            else:
+                self.requests += 1
+
+    def _request(self, batch: list[str]) -> npt.NDArray[np.float32]:
         attempt = 0
         while True:
-            with self._lock:
-                self.requests += 1
+            self._count(retry=False)
+            outcome: httpx.Response | Exception
             try:
-                response = self._client.post(
+                outcome = self._client.post(
                     self.url, json={"model": self.model, "input": batch}, headers=self._headers
                 )
-            except httpx.TimeoutException as exc:
-                if attempt >= self._max_retries:
-                    raise ModelServerTimeout(
-                        f"{self.url} did not answer in time on {attempt + 1} attempt(s) ({exc!r}); "
-                        "raise timeout=, send smaller batches (batch_size=) or check the server",
-                        url=self.url,
-                    ) from exc
-                delay = self._delay(attempt)
-            except httpx.TransportError as exc:
-                if attempt >= self._max_retries:
-                    raise ModelServerError(
-                        f"could not reach {self.url} on {attempt + 1} attempt(s): {exc!r}; "
-                        "check base_url and that the server is running",
-                        url=self.url,
-                    ) from exc
-                delay = self._delay(attempt)
-            else:
-                status = response.status_code
-                if status == 200:
-                    return self._parse(response, len(batch))
-                if status == 413 and len(batch) > 1:
-                    half = len(batch) // 2
-                    return np.concatenate(
-                        [self._request(batch[:half]), self._request(batch[half:])], axis=0
+            except self._httpx.TransportError as exc:  # timeouts included
+                outcome = exc
+            action, value = self._decide(outcome, attempt, len(batch))
+            if action == "ok":
+                return value  # type: ignore[no-any-return]
+            if action == "split":
+                half = len(batch) // 2
+                return np.concatenate(
+                    [self._request(batch[:half]), self._request(batch[half:])], axis=0
+                )
+            self._count(retry=True)
+            self._sleep(value)
+            attempt += 1
+
+    async def _arequest(
+        self, client: httpx.AsyncClient, batch: list[str], gate: asyncio.Semaphore
+    ) -> npt.NDArray[np.float32]:
+        attempt = 0
+        while True:
+            self._count(retry=False)
+            outcome: httpx.Response | Exception
+            async with gate:
+                try:
+                    outcome = await client.post(
+                        self.url, json={"model": self.model, "input": batch}, headers=self._headers
                     )
-                body = response.text[:300]
-                if status not in _RETRY_STATUSES and status < 500:
-                    raise ModelServerError(
-                        f"{self.url} answered HTTP {status}: {body!r}"
-                        + (" (check api_key)" if status in (401, 403) else ""),
-                        status_code=status,
-                        url=self.url,
-                    )
-                if attempt >= self._max_retries:
-                    raise ModelServerError(
-                        f"{self.url} answered HTTP {status} on all {attempt + 1} attempt(s); "
-                        f"last body: {body!r}",
-                        status_code=status,
-                        url=self.url,
-                    )
-                asked = self._retry_after(response)
-                if asked is not None and asked > self._max_retry_after:
-                    raise ModelServerError(
-                        f"{self.url} answered HTTP {status} and asked to retry after {asked:g} s, "
-                        f"more than max_retry_after={self._max_retry_after:g} s",
-                        status_code=status,
-                        url=self.url,
-                    )
-                delay = asked if asked is not None else self._delay(attempt)
-            with self._lock:
-                self.retries += 1
-            self._sleep(delay)
+                except self._httpx.TransportError as exc:
+                    outcome = exc
+            action, value = self._decide(outcome, attempt, len(batch))
+            if action == "ok":
+                return value  # type: ignore[no-any-return]
+            if action == "split":
+                half = len(batch) // 2
+                parts = await asyncio.gather(
+                    self._arequest(client, batch[:half], gate),
+                    self._arequest(client, batch[half:], gate),
+                )
+                return np.concatenate(parts, axis=0)
+            self._count(retry=True)
+            await self._asleep(value)
             attempt += 1
 
     def _parse(self, response: httpx.Response, n: int) -> npt.NDArray[np.float32]:
