@@ -33,6 +33,11 @@ struct EmbedScratch {
   std::vector<uint32_t> cp_off;   // byte offset in buf of each code point, then buf.size()
   std::vector<Word> words;
   std::vector<uint64_t> hashes;
+  // Counting table of one feature group: open addressing, count 0 = empty slot; `order`
+  // lists the used slots by first occurrence (and is how they are reset afterwards).
+  std::vector<uint64_t> slot_key;
+  std::vector<uint32_t> slot_count;
+  std::vector<uint32_t> order;
   std::vector<Feature> features;
   std::vector<double> acc;
 };
@@ -226,19 +231,51 @@ void merge_counts(std::vector<std::pair<uint64_t, uint32_t>>& a, std::vector<std
   b.clear();
 }
 
-// Sorts `pending` and adds its run lengths to `counts`.
-void flush(std::vector<uint64_t>& pending, std::vector<std::pair<uint64_t, uint32_t>>& counts) {
-  std::sort(pending.begin(), pending.end());
-  std::vector<std::pair<uint64_t, uint32_t>> runs;
-  for (std::size_t i = 0; i < pending.size();) {
-    std::size_t j = i + 1;
-    while (j < pending.size() && pending[j] == pending[i]) ++j;
-    runs.emplace_back(pending[i], static_cast<uint32_t>(j - i));
-    i = j;
+// Document frequencies of one worker: an open-addressing map hash -> count that grows
+// at half load (count 0 = empty slot).
+class CountMap {
+ public:
+  CountMap() { rehash(1 << 12); }
+  void add(uint64_t h) {
+    std::size_t i = slot(h);
+    if (count_[i]++ == 0) {
+      key_[i] = h;
+      if (++size_ * 2 > key_.size()) rehash(key_.size() * 2);
+    }
   }
-  pending.clear();
-  merge_counts(counts, runs);
-}
+  // The (hash, count) pairs sorted by hash.
+  [[nodiscard]] std::vector<std::pair<uint64_t, uint32_t>> sorted() const {
+    std::vector<std::pair<uint64_t, uint32_t>> out;
+    out.reserve(size_);
+    for (std::size_t i = 0; i < key_.size(); ++i)
+      if (count_[i] != 0) out.emplace_back(key_[i], count_[i]);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  [[nodiscard]] std::size_t slot(uint64_t h) const {
+    const std::size_t mask = key_.size() - 1;
+    std::size_t i = static_cast<std::size_t>(h ^ (h >> 32)) & mask;
+    while (count_[i] != 0 && key_[i] != h) i = (i + 1) & mask;
+    return i;
+  }
+  void rehash(std::size_t cap) {
+    std::vector<uint64_t> keys(cap, 0);
+    std::vector<uint32_t> counts(cap, 0);
+    keys.swap(key_);
+    counts.swap(count_);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (counts[i] == 0) continue;
+      const std::size_t j = slot(keys[i]);
+      key_[j] = keys[i];
+      count_[j] = counts[i];
+    }
+  }
+  std::vector<uint64_t> key_;
+  std::vector<uint32_t> count_;
+  std::size_t size_ = 0;
+};
 
 // Runs fn(begin, end, worker) over contiguous ranges of about equal byte size on up to
 // `threads` threads; the first exception stops the rest and is rethrown.
@@ -292,8 +329,7 @@ IdfTable::IdfTable(uint64_t documents, std::vector<std::pair<uint64_t, uint32_t>
   unseen_idf_ = static_cast<float>(idf_of(documents_, 0));
   std::size_t cap = 16;
   while (cap < 2 * sorted_.size()) cap <<= 1;
-  keys_.assign(cap, 0);
-  values_.assign(cap, 0.0f);
+  slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   for (const auto& [h, df] : sorted_) {
     const float v = static_cast<float>(idf_of(documents_, df));
@@ -302,18 +338,17 @@ IdfTable::IdfTable(uint64_t documents, std::vector<std::pair<uint64_t, uint32_t>
       zero_key_idf_ = v;
       continue;
     }
-    std::size_t i = h & mask_;
-    while (keys_[i] != 0) i = (i + 1) & mask_;
-    keys_[i] = h;
-    values_[i] = v;
+    std::size_t i = (h ^ (h >> 32)) & mask_;
+    while (slots_[i].key != 0) i = (i + 1) & mask_;
+    slots_[i] = {h, v};
   }
 }
 
 double IdfTable::idf(uint64_t h) const noexcept {
   if (h == 0) return has_zero_key_ ? zero_key_idf_ : unseen_idf_;
-  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-    if (keys_[i] == h) return values_[i];
-    if (keys_[i] == 0) return unseen_idf_;
+  for (std::size_t i = (h ^ (h >> 32)) & mask_;; i = (i + 1) & mask_) {
+    if (slots_[i].key == h) return slots_[i].idf;
+    if (slots_[i].key == 0) return unseen_idf_;
   }
 }
 
@@ -396,19 +431,33 @@ void HashingEmbedder::collect(std::string_view text, const IdfTable* idf, EmbedS
   auto inner = [&](const detail::Word& w) { return bytes(w.first + 1, w.last - 1); };
 
   auto emit_group = [&](FeatureKind kind, float group_weight) {
-    std::sort(s.hashes.begin(), s.hashes.end());
+    // Count the distinct hashes (first-occurrence order: deterministic for a given text).
+    std::size_t cap = 64;
+    while (cap < 2 * s.hashes.size()) cap <<= 1;
+    if (s.slot_key.size() < cap) {
+      s.slot_key.assign(cap, 0);
+      s.slot_count.assign(cap, 0);
+    }
+    const std::size_t mask = cap - 1;
+    s.order.clear();
+    for (const uint64_t h : s.hashes) {
+      std::size_t i = static_cast<std::size_t>(h ^ (h >> 32)) & mask;
+      while (s.slot_count[i] != 0 && s.slot_key[i] != h) i = (i + 1) & mask;
+      if (s.slot_count[i]++ == 0) {
+        s.slot_key[i] = h;
+        s.order.push_back(static_cast<uint32_t>(i));
+      }
+    }
     const std::size_t first = s.features.size();
     double sumsq = 0.0;
-    for (std::size_t i = 0; i < s.hashes.size();) {
-      std::size_t j = i + 1;
-      while (j < s.hashes.size() && s.hashes[j] == s.hashes[i]) ++j;
-      const uint64_t h = s.hashes[i];
-      const auto tf = static_cast<uint32_t>(j - i);
-      double w = 1.0 + std::log(static_cast<double>(tf));
+    for (const uint32_t slot : s.order) {
+      const uint64_t h = s.slot_key[slot];
+      const uint32_t tf = s.slot_count[slot];
+      s.slot_count[slot] = 0;
+      double w = tf == 1 ? 1.0 : 1.0 + std::log(static_cast<double>(tf));
       if (idf) w *= idf->idf(h);
       sumsq += w * w;
       s.features.push_back({kind, h, static_cast<uint32_t>(h % o.dim), static_cast<float>(w), tf});
-      i = j;
     }
     if (sumsq <= 0.0) return;
     const double scale = static_cast<double>(group_weight) / std::sqrt(sumsq);
@@ -502,13 +551,14 @@ void HashingEmbedder::fit(std::span<const std::string_view> texts, unsigned num_
   parallel_ranges(texts, static_cast<unsigned>(per_worker.size()),
                   [&](std::size_t begin, std::size_t end, std::size_t w) {
                     EmbedScratch s;
-                    std::vector<uint64_t> pending;
-                    auto& counts = per_worker[w];
+                    std::vector<uint64_t> distinct;
+                    CountMap counts;
                     for (std::size_t i = begin; i < end; ++i) {
-                      distinct_hashes(texts[i], s, pending);
-                      if (pending.size() >= (std::size_t{1} << 22)) flush(pending, counts);
+                      distinct.clear();
+                      distinct_hashes(texts[i], s, distinct);
+                      for (const uint64_t h : distinct) counts.add(h);
                     }
-                    flush(pending, counts);
+                    per_worker[w] = counts.sorted();
                   });
   std::vector<std::pair<uint64_t, uint32_t>> df;
   for (auto& c : per_worker) merge_counts(df, c);

@@ -79,8 +79,11 @@ class IdfTable {
  private:
   uint64_t documents_ = 0;
   std::vector<std::pair<uint64_t, uint32_t>> sorted_;  // (hash, df), strictly increasing hash
-  std::vector<uint64_t> keys_;                         // open addressing, key 0 = empty
-  std::vector<float> values_;                          // idf of keys_[i]
+  struct Slot {
+    uint64_t key = 0;  // 0: empty
+    float idf = 0.0f;
+  };
+  std::vector<Slot> slots_;                            // open addressing, one cache line per probe
   uint64_t mask_ = 0;
   float zero_key_idf_ = 0.0f;                          // idf of the feature whose hash is 0
   bool has_zero_key_ = false;
