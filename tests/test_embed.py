@@ -180,6 +180,39 @@ def test_unicode_case_folding_and_surrogates(emb: HashingEmbedder) -> None:
     assert np.array_equal(x, y)
 
 
+def test_case_fold_table_is_current() -> None:
+    """cpp/src/case_fold_table.cpp is what tools/gen_case_fold_table.py generates."""
+    import unicodedata
+
+    if unicodedata.unidata_version != "14.0.0":
+        pytest.skip(f"the table is pinned to Unicode 14.0.0, not {unicodedata.unidata_version}")
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(repo / "tools" / "gen_case_fold_table.py"), "--check"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_case_folding_matches_python_on_letters(emb: HashingEmbedder) -> None:
+    """Every upper-case letter with a one-to-one fold embeds like its folded form."""
+    import unicodedata
+
+    if unicodedata.unidata_version != "14.0.0":
+        pytest.skip("compares against Python's Unicode 14.0.0 case data")
+    pairs = []
+    for cp in range(0x80, 0x20000):
+        ch = chr(cp)
+        folded = ch.casefold()
+        if unicodedata.category(ch) in ("Lu", "Lt") and len(folded) == 1 and folded != ch:
+            pairs.append((ch, folded))
+    assert len(pairs) > 900
+    words = ["x" + a + "y" for a, _ in pairs] + ["x" + b + "y" for _, b in pairs]
+    v = HashingEmbedder(dim=32, char_ngrams=None).embed(words)
+    n = len(pairs)
+    assert np.array_equal(v[:n], v[n:])
+
+
 def test_huge_text(emb: HashingEmbedder) -> None:
     big = "lorem ipsum dolor sit amet " * 40_000  # ~1 MB
     v = emb.embed([big, "a" * 1_000_000])
