@@ -624,12 +624,17 @@ std::unique_ptr<HashingEmbedder> HashingEmbedder::from_bytes(std::string_view by
                                ", this covekit reads version " + std::to_string(kFormatVersion));
   if (tail.u64() != hash::xxh3_64(body))
     throw EmbedderStateCorrupt("hashing embedder state fails its checksum (truncated or altered); save it again");
+  auto flag = [&r] {
+    const uint8_t v = r.u8();
+    if (v > 1) throw EmbedderStateCorrupt("hashing embedder state has a flag that is neither 0 nor 1");
+    return v == 1;
+  };
   HashingOptions o;
   o.dim = r.u32();
-  o.word_unigrams = r.u8() != 0;
-  o.word_bigrams = r.u8() != 0;
-  o.lowercase = r.u8() != 0;
-  r.u8();
+  o.word_unigrams = flag();
+  o.word_bigrams = flag();
+  o.lowercase = flag();
+  if (r.u8() != 0) throw EmbedderStateCorrupt("hashing embedder state has a non-zero reserved byte");
   o.char_ngram_min = r.u32();
   o.char_ngram_max = r.u32();
   o.word_weight = r.f32();
@@ -642,7 +647,7 @@ std::unique_ptr<HashingEmbedder> HashingEmbedder::from_bytes(std::string_view by
   } catch (const InvalidInput& err) {
     throw EmbedderStateCorrupt(std::string("hashing embedder state holds invalid options: ") + err.what());
   }
-  const bool fitted = r.u8() != 0;
+  const bool fitted = flag();
   const uint64_t documents = r.u64();
   const uint64_t entries = r.u64();
   if (entries > r.remaining() / 12 || r.remaining() != entries * 12)
