@@ -19,6 +19,8 @@ struct ErrorClasses {
   PyObject* file_corrupt = nullptr;
   PyObject* disallowed = nullptr;
   PyObject* invalid_id = nullptr;
+  PyObject* embedding = nullptr;
+  PyObject* state_corrupt = nullptr;
 };
 
 ErrorClasses& classes() {
@@ -56,6 +58,10 @@ void register_errors(py::module_& m) {
   c.invalid_id = make(m, "InvalidTokenId",
                       "A token id that is not in the vocabulary (a KeyError too, as in tiktoken).",
                       {c.tokenizer, PyExc_KeyError, PyExc_ValueError});
+  c.embedding = make(m, "EmbeddingError", "Base class of embedding errors.", {c.base});
+  c.state_corrupt = make(m, "EmbedderStateCorrupt",
+                         "A saved embedder state that is truncated, altered or of another format.",
+                         {c.embedding, PyExc_ValueError});
   // KeyError quotes its message; show it plainly.
   py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
@@ -74,6 +80,10 @@ void register_errors(py::module_& m) {
       PyErr_SetString(k.disallowed, e.what());
     } catch (const InvalidTokenId& e) {
       PyErr_SetString(k.invalid_id, e.what());
+    } catch (const EmbedderStateCorrupt& e) {
+      PyErr_SetString(k.state_corrupt, e.what());
+    } catch (const EmbeddingError& e) {
+      PyErr_SetString(k.embedding, e.what());
     } catch (const TokenizerError& e) {
       PyErr_SetString(k.tokenizer, e.what());
     } catch (const Error& e) {

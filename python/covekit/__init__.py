@@ -14,6 +14,10 @@ from covekit.data.cache import calibrate_threshold as calibrate_threshold
 from covekit.data.chunk import Chunk as Chunk
 from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
+from covekit.data.embed import Embedder as Embedder
+from covekit.data.embed import HashingEmbedder as HashingEmbedder
+from covekit.data.embed import OpenAICompatibleEmbedder as OpenAICompatibleEmbedder
+from covekit.data.embed import SentenceTransformerEmbedder as SentenceTransformerEmbedder
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
 from covekit.data.ingest import IngestResult as IngestResult
@@ -38,11 +42,15 @@ __all__ = [
     "CovekitError",
     "Document",
     "Duplicate",
+    "Embedder",
+    "HashingEmbedder",
     "IngestFailure",
     "IngestResult",
     "IngestSummary",
     "Normalization",
+    "OpenAICompatibleEmbedder",
     "QueryCache",
+    "SentenceTransformerEmbedder",
     "Skipped",
     "Tokenizer",
     "__version__",

@@ -32,6 +32,12 @@ class DisallowedSpecialToken(TokenizerError, ValueError):
 class InvalidTokenId(TokenizerError, KeyError, ValueError):
     """A token id that is not in the vocabulary (a KeyError too, as in tiktoken)."""
 
+class EmbeddingError(CovekitError):
+    """Base class of embedding errors."""
+
+class EmbedderStateCorrupt(EmbeddingError, ValueError):
+    """A saved embedder state that is truncated, altered or of another format."""
+
 def xxh3_64(data: Any, seed: int = 0) -> int:
     """XXH3-64 of bytes (a str is hashed as its UTF-8)."""
 
@@ -180,3 +186,63 @@ class Chunker:
         self, text: str | bytes
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Character spans of the sentence units of a text: (starts, ends)."""
+
+class HashingEmbedder:
+    """Feature-hashing text embedder (native core of covekit.HashingEmbedder)."""
+
+    def __init__(
+        self,
+        dim: int,
+        word_unigrams: bool,
+        word_bigrams: bool,
+        char_ngram_min: int,
+        char_ngram_max: int,
+        lowercase: bool,
+        seed: int,
+        word_weight: float,
+        bigram_weight: float,
+        char_weight: float,
+    ) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def word_unigrams(self) -> bool: ...
+    @property
+    def word_bigrams(self) -> bool: ...
+    @property
+    def char_ngram_min(self) -> int: ...
+    @property
+    def char_ngram_max(self) -> int: ...
+    @property
+    def lowercase(self) -> bool: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def word_weight(self) -> float: ...
+    @property
+    def bigram_weight(self) -> float: ...
+    @property
+    def char_weight(self) -> float: ...
+    @property
+    def fitted(self) -> bool: ...
+    @property
+    def fitted_documents(self) -> int: ...
+    @property
+    def vocabulary_size(self) -> int: ...
+    @property
+    def fingerprint(self) -> int: ...
+    def embed(self, texts: Iterable[str], num_threads: int = 0) -> npt.NDArray[np.float32]:
+        """Vectors of a list of str as a float32 array (len(texts), dim), without the GIL."""
+    def fit(self, texts: Iterable[str], num_threads: int = 0, min_df: int = 1) -> None:
+        """Fits document frequencies on a list of str (replacing any previous fit)."""
+    def clear_fit(self) -> None:
+        """Forgets the fit (idf 1 for every feature)."""
+    def features(self, text: str) -> list[tuple[str, int, int, float, int]]:
+        """The distinct features of a text: (kind, hash, index, weight, count) tuples."""
+    def to_bytes(self) -> bytes:
+        """The whole state (options and fit) as bytes with a checksum."""
+    @staticmethod
+    def from_bytes(data: bytes) -> HashingEmbedder:
+        """An embedder from to_bytes() output."""
+    def __getstate__(self) -> bytes: ...
+    def __setstate__(self, state: bytes) -> None: ...

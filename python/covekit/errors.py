@@ -27,6 +27,12 @@ from covekit._core import (
     DisallowedSpecialToken as DisallowedSpecialToken,
 )
 from covekit._core import (
+    EmbedderStateCorrupt as EmbedderStateCorrupt,
+)
+from covekit._core import (
+    EmbeddingError as EmbeddingError,
+)
+from covekit._core import (
     InvalidInput as InvalidInput,
 )
 from covekit._core import (
@@ -98,6 +104,20 @@ _NATIVE_DOCS = {
     ... except KeyError as exc:
     ...     print(type(exc).__name__)
     InvalidTokenId
+    """,
+    EmbeddingError: """Base class of embedding errors (covekit.data.embed).
+
+    >>> issubclass(ModelServerError, EmbeddingError)
+    True
+    """,
+    EmbedderStateCorrupt: """A saved embedder state that is truncated, altered or of another format.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.HashingEmbedder.from_bytes(b"not a state")
+    ... except EmbedderStateCorrupt as exc:
+    ...     print(isinstance(exc, ValueError), str(exc).split(";")[0])
+    True not a hashing embedder state (bad magic bytes)
     """,
 }
 for _cls, _doc in _NATIVE_DOCS.items():
@@ -179,13 +199,67 @@ class SourceNotFound(IngestError, FileNotFoundError):
     """
 
 
+class ModelServerError(EmbeddingError):
+    """A model server that failed: an HTTP error status, no connection, or retries used up.
+
+    ``status_code`` is the last HTTP status (None when no response came back), ``url`` the
+    address that was called.
+
+    >>> err = ModelServerError("HTTP 503 from http://localhost:8080/v1/embeddings", status_code=503)
+    >>> err.status_code, isinstance(err, EmbeddingError)
+    (503, True)
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.url = url
+
+
+class ModelServerTimeout(ModelServerError, TimeoutError):
+    """A model server that did not answer within the timeout, on every attempt.
+
+    >>> issubclass(ModelServerTimeout, TimeoutError)
+    True
+    """
+
+
+class InvalidEmbeddingResponse(ModelServerError):
+    """A model server's answer that is not what the protocol promises.
+
+    Malformed JSON, a missing ``data`` list, the wrong number of vectors, indexes that are
+    missing or repeated, vectors of the wrong or of differing dimensions, non-numbers.
+
+    >>> issubclass(InvalidEmbeddingResponse, ModelServerError)
+    True
+    """
+
+
+class OptionalDependencyMissing(CovekitError, ImportError):
+    """A feature that needs an optional dependency (an extra) that is not installed.
+
+    The message names the extra to install, e.g. ``pip install 'covekit[st]'``.
+
+    >>> issubclass(OptionalDependencyMissing, ImportError)
+    True
+    """
+
+
 __all__ = [
     "CovekitError",
     "DisallowedSpecialToken",
+    "EmbedderStateCorrupt",
+    "EmbeddingError",
     "IngestError",
+    "InvalidEmbeddingResponse",
     "InvalidInput",
     "InvalidTokenId",
     "InvalidUtf8",
+    "ModelServerError",
+    "ModelServerTimeout",
+    "OptionalDependencyMissing",
     "SourceNotFound",
     "TokenNotFound",
     "TokenizerDataMissing",

@@ -53,4 +53,17 @@ class InvalidTokenId : public TokenizerError {
   using TokenizerError::TokenizerError;
 };
 
+// Base of embedding errors (Python: EmbeddingError).
+class EmbeddingError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A saved embedder state that is truncated, altered or of another format
+// (Python: EmbedderStateCorrupt, also a ValueError).
+class EmbedderStateCorrupt : public EmbeddingError {
+ public:
+  using EmbeddingError::EmbeddingError;
+};
+
 }  // namespace covekit
