@@ -53,4 +53,11 @@ class InvalidTokenId : public TokenizerError {
   using TokenizerError::TokenizerError;
 };
 
+// An index file that is not one, is truncated, fails its checksum or has an
+// unsupported format version (Python: IndexFileCorrupt, a ValueError).
+class IndexFileCorrupt : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace covekit
