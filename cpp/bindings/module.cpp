@@ -62,6 +62,7 @@ Utf8Text as_bytes_like(py::handle obj, const char* what) {
 
 namespace covekit::bindings {
 void register_chunker(py::module_& m);  // bind_chunker.cpp
+void register_bm25(py::module_& m);     // bind_bm25.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -73,4 +74,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_hash(m);
   covekit::bindings::register_tokenizer(m);
   covekit::bindings::register_chunker(m);
+  covekit::bindings::register_bm25(m);
 }

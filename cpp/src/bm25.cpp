@@ -641,7 +641,7 @@ void Index::search_batch(std::span<const std::string_view> queries, std::size_t 
 // u64 n_terms + strings, u64 n_docs + per doc (u64 id, u32 dl, u32 n, n x (u32 term,
 // u32 tf)), then u64 XXH3-64 of everything before it. Strings are u32 length + bytes.
 
-void Index::save(const std::string& path) const {
+std::string Index::to_bytes() const {
   std::string buf;
   {
     auto lock = read_lock();
@@ -677,7 +677,11 @@ void Index::save(const std::string& path) const {
     }
   }
   put_u64(buf, hash::xxh3_64(buf));
+  return buf;
+}
 
+void Index::save(const std::string& path) const {
+  const std::string buf = to_bytes();
   // Temp file beside the target, fsync, rename, fsync the folder.
   std::random_device rd;
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
@@ -719,6 +723,10 @@ std::unique_ptr<Index> Index::load(const std::string& path) {
     if (in.bad()) throw Error("cannot read " + path + ": " + errno_text());
     data = std::move(ss).str();
   }
+  return from_bytes(data, path);
+}
+
+std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::string& path) {
   Reader head(data, path);
   if (data.size() < sizeof kMagic + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
     head.fail("it does not start with the BM25 index magic bytes (is it a BM25Index file?)");

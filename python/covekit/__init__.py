@@ -7,6 +7,8 @@
 
 from covekit import errors as errors
 from covekit import hash as hash
+from covekit.data.bm25 import Analyzer as Analyzer
+from covekit.data.bm25 import BM25Index as BM25Index
 from covekit.data.chunk import Chunk as Chunk
 from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
@@ -27,6 +29,8 @@ from covekit.errors import CovekitError as CovekitError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analyzer",
+    "BM25Index",
     "Chunk",
     "Chunker",
     "CovekitError",

@@ -111,6 +111,9 @@ class Index {
   // Reads an index written by save(). Throws IndexFileCorrupt for a file that is not
   // one, is truncated, fails its checksum or has an unknown version; Error on I/O.
   [[nodiscard]] static std::unique_ptr<Index> load(const std::string& path);
+  // The bytes save() writes, and an index from them (`name` names the source in errors).
+  [[nodiscard]] std::string to_bytes() const;
+  [[nodiscard]] static std::unique_ptr<Index> from_bytes(std::string_view data, const std::string& name);
 
   struct Postings {
     std::vector<uint8_t> bytes;         // varint (doc delta, tf) pairs
