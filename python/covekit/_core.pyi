@@ -30,7 +30,7 @@ class DisallowedSpecialToken(TokenizerError, ValueError):
     """The text holds a special token's text that the call did not allow."""
 
 class IndexFileCorrupt(CovekitError, ValueError):
-    """An index file that is not one, is truncated, fails its checksum or has an unsupported format version."""
+    """An index file that is not one, is cut short, fails its checksum or has an unknown version."""
 
 class InvalidTokenId(TokenizerError, KeyError, ValueError):
     """A token id that is not in the vocabulary (a KeyError too, as in tiktoken)."""

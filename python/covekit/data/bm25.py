@@ -155,7 +155,9 @@ def _as_ids(ids: Any, what: str = "ids") -> npt.NDArray[np.uint64]:
             raise InvalidInput(f"{what} must be in [0, 2**64), got {ids.min()}")
         return np.ascontiguousarray(ids, dtype=np.uint64).reshape(-1)
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise TypeError(f"{what} must be a sequence of ints or a numpy array, not {type(ids).__name__}")
+        raise TypeError(
+            f"{what} must be a sequence of ints or a numpy array, not {type(ids).__name__}"
+        )
     out = []
     for i in ids:
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
@@ -185,7 +187,9 @@ class BM25Index:
 
     __slots__ = ("_impl",)
 
-    def __init__(self, *, k1: float = 0.9, b: float = 0.4, analyzer: Analyzer | None = None) -> None:
+    def __init__(
+        self, *, k1: float = 0.9, b: float = 0.4, analyzer: Analyzer | None = None
+    ) -> None:
         if analyzer is None:
             analyzer = Analyzer()
         if not isinstance(analyzer, Analyzer):
@@ -215,7 +219,8 @@ class BM25Index:
         texts = list(texts)
         if len(arr) != len(texts):
             raise InvalidInput(
-                f"ids and texts must have the same length, got {len(arr)} ids and {len(texts)} texts"
+                "ids and texts must have the same length, "
+                f"got {len(arr)} ids and {len(texts)} texts"
             )
         self._impl.add(arr, texts)
 
@@ -303,7 +308,11 @@ class BM25Index:
         return len(self._impl)
 
     def __contains__(self, id: object) -> bool:
-        if isinstance(id, bool) or not isinstance(id, (int, np.integer)) or not 0 <= int(id) < 2**64:
+        if (
+            isinstance(id, bool)
+            or not isinstance(id, (int, np.integer))
+            or not 0 <= int(id) < 2**64
+        ):
             return False
         return bool(self._impl.contains(int(id)))
 

@@ -60,7 +60,9 @@ def ndcg_at_k(run: Run, qrels: Qrels, k: int) -> float:
     for q in queries:
         rels = qrels[q]
         ranked = list(run.get(q, ()))[:k]
-        dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked) if rels.get(d, 0) > 0)
+        dcg = sum(
+            rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked) if rels.get(d, 0) > 0
+        )
         ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
         idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
         total += dcg / idcg
@@ -154,7 +156,8 @@ def load_beir(folder: str | os.PathLike[str], *, split: str = "test") -> BeirDat
     ...     p = pathlib.Path(d); (p / "qrels").mkdir()
     ...     _ = (p / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "body"}\\n')
     ...     _ = (p / "queries.jsonl").write_text('{"_id": "q1", "text": "body?"}\\n')
-    ...     _ = (p / "qrels" / "test.tsv").write_text("query-id\\tcorpus-id\\tscore\\nq1\\td1\\t1\\n")
+    ...     qrels = "query-id\\tcorpus-id\\tscore\\nq1\\td1\\t1\\n"
+    ...     _ = (p / "qrels" / "test.tsv").write_text(qrels)
     ...     ds = load_beir(p)
     >>> ds.corpus["d1"].full_text, ds.queries, ds.qrels
     ('T body', {'q1': 'body?'}, {'q1': {'d1': 1}})
@@ -176,10 +179,14 @@ def load_beir(folder: str | os.PathLike[str], *, split: str = "test") -> BeirDat
             try:
                 score = int(parts[2])
             except ValueError:
-                raise InvalidInput(f"{root}/qrels/{split}.tsv:{n}: score {parts[2]!r} is not an int") from None
+                raise InvalidInput(
+                    f"{root}/qrels/{split}.tsv:{n}: score {parts[2]!r} is not an int"
+                ) from None
             qrels.setdefault(parts[0], {})[parts[1]] = score
     corpus = {
-        str(r["_id"]): BeirDocument(str(r["_id"]), str(r.get("title") or ""), str(r.get("text") or ""))
+        str(r["_id"]): BeirDocument(
+            str(r["_id"]), str(r.get("title") or ""), str(r.get("text") or "")
+        )
         for r in _read_jsonl(root / "corpus.jsonl")
     }
     queries = {
