@@ -258,6 +258,8 @@ def test_bad_arguments() -> None:
         index.search("query")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="k must be"):
         index.search(["q"], k=-1)
+    with pytest.raises(InvalidInput, match="strategy must be"):
+        index.search(["q"], strategy="wand")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="num_threads"):
         index.search(["q"], num_threads=-2)
     with pytest.raises(InvalidInput, match="k1"):
@@ -273,6 +275,7 @@ def test_bad_arguments() -> None:
 
 # ---- differential: the pure-Python reference ----------------------------------------
 
+_STRATEGIES = ("auto", "maxscore", "exhaustive")
 _WORDS = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "kiwi", "lemon", "mango"]
 _text = st.lists(st.sampled_from(_WORDS), max_size=12).map(" ".join)
 _ops = st.lists(
@@ -309,7 +312,11 @@ def test_matches_reference(ops: list, queries: list[str], k: int, k1: float, b: 
         else:
             index.compact()
     assert len(index) == len(ref.docs)
-    ids, scores = index.search(queries, k=k)
+    results = {how: index.search(queries, k=k, strategy=how) for how in _STRATEGIES}
+    ids, scores = results["auto"]
+    for how in ("maxscore", "exhaustive"):
+        np.testing.assert_array_equal(results[how][0], ids)
+        np.testing.assert_array_equal(results[how][1], scores)
     for row, q in enumerate(queries):
         expected = ref.search(analyzer.analyze(q), k)
         got = [
@@ -335,7 +342,10 @@ def test_matches_reference_english_long_queries() -> None:
     for i, d in enumerate(docs):
         ref.add(i, analyzer.analyze(d))
     queries = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 40)))) for _ in range(30)]
-    ids, scores = index.search(queries, k=10)
+    ids, scores = index.search(queries, k=10, strategy="maxscore")
+    exhaustive = index.search(queries, k=10, strategy="exhaustive")
+    np.testing.assert_array_equal(exhaustive[0], ids)
+    np.testing.assert_array_equal(exhaustive[1], scores)
     for row, q in enumerate(queries):
         expected = ref.search(analyzer.analyze(q), 10)
         assert ids[row][: len(expected)].tolist() == [i for i, _ in expected]

@@ -109,7 +109,15 @@ void register_bm25(py::module_& m) {
       .def("compact", &Index::compact, py::call_guard<py::gil_scoped_release>())
       .def(
           "search",
-          [](const Index& index, py::handle queries, std::size_t k, std::size_t num_threads, py::object allowed) {
+          [](const Index& index, py::handle queries, std::size_t k, std::size_t num_threads, py::object allowed,
+             const std::string& strategy) {
+            bm25::Strategy how = bm25::Strategy::kAuto;
+            if (strategy == "maxscore")
+              how = bm25::Strategy::kMaxScore;
+            else if (strategy == "exhaustive")
+              how = bm25::Strategy::kExhaustive;
+            else if (strategy != "auto")
+              throw InvalidInput("strategy must be 'auto', 'maxscore' or 'exhaustive', got '" + strategy + "'");
             std::vector<Utf8Text> owned = as_texts(queries, "queries");
             std::vector<std::string_view> views;
             views.reserve(owned.size());
@@ -127,11 +135,12 @@ void register_bm25(py::module_& m) {
             {
               py::gil_scoped_release release;
               index.search_batch(views, k, num_threads, ids.data(), scores.data(),
-                                 allowed.is_none() ? nullptr : &bit_span);
+                                 allowed.is_none() ? nullptr : &bit_span, how);
             }
             return py::make_tuple(to_numpy_2d(std::move(ids), nq, k), to_numpy_2d(std::move(scores), nq, k));
           },
-          py::arg("queries"), py::arg("k"), py::arg("num_threads"), py::arg("allowed") = py::none())
+          py::arg("queries"), py::arg("k"), py::arg("num_threads"), py::arg("allowed") = py::none(),
+          py::arg("strategy") = "auto")
       .def(
           "save", [](const Index& index, const std::string& path) { index.save(path); }, py::arg("path"),
           py::call_guard<py::gil_scoped_release>())

@@ -241,6 +241,26 @@ Index::WriteLock Index::write_lock() const {
   return w;
 }
 
+const std::vector<double>& Index::norms(double avgdl) const {
+  // Valid for one generation of the index; rebuilt by the first search after a write.
+  // Readers hold the read lock, so the generation cannot change under them; the mutex
+  // makes one of them build the table while the others wait.
+  if (norm_generation_.load(std::memory_order_acquire) != generation_) {
+    std::lock_guard g(norm_mutex_);
+    if (norm_generation_.load(std::memory_order_relaxed) != generation_) {
+      const double k1 = params_.k1;
+      const double b = params_.b;
+      norm_.resize(doc_len_.size());
+      for (std::size_t d = 0; d < doc_len_.size(); ++d) {
+        const double dl = doc_len_[d];
+        norm_[d] = k1 * (1.0 - b + b * dl / avgdl);
+      }
+      norm_generation_.store(generation_, std::memory_order_release);
+    }
+  }
+  return norm_;
+}
+
 struct Index::QueryTerm {
   uint32_t term;
   uint32_t order;  // rank of first occurrence in the query
@@ -363,6 +383,7 @@ void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view>
   auto lock = write_lock();
   if (ext_ids_.size() + ids.size() >= kEnd - 1)
     throw InvalidInput("a BM25Index holds at most 2**32 - 2 documents (deleted ones included); call compact()");
+  ++generation_;
   for (std::size_t i = 0; i < ids.size(); ++i) add_locked(ids[i], analyzed[i]);
 }
 
@@ -381,6 +402,7 @@ bool Index::remove_locked(uint64_t id) {
 
 std::size_t Index::remove(std::span<const uint64_t> ids) {
   auto lock = write_lock();
+  ++generation_;
   std::size_t n = 0;
   for (uint64_t id : ids) n += remove_locked(id) ? 1 : 0;
   return n;
@@ -393,6 +415,7 @@ void Index::compact() {
 
 void Index::compact_locked() {
   if (num_deleted_ == 0) return;
+  ++generation_;
   // Rebuild from the forward index of live documents, keeping their order and the
   // vocabulary of live terms.
   std::vector<uint64_t> old_ext = std::move(ext_ids_);
@@ -472,18 +495,19 @@ std::vector<Index::QueryTerm> Index::query_terms(std::string_view query) const {
   return out;
 }
 
-std::vector<Hit> Index::search(std::string_view query, std::size_t k, const AllowedBits* allowed) const {
+std::vector<Hit> Index::search(std::string_view query, std::size_t k, const AllowedBits* allowed,
+                               Strategy strategy) const {
+  Scratch scratch;
   auto lock = read_lock();
-  return search_locked(query, k, allowed, false);
+  return search_locked(query, k, allowed, strategy, scratch);
 }
 
 std::vector<Hit> Index::search_exhaustive(std::string_view query, std::size_t k, const AllowedBits* allowed) const {
-  auto lock = read_lock();
-  return search_locked(query, k, allowed, true);
+  return search(query, k, allowed, Strategy::kExhaustive);
 }
 
 std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, const AllowedBits* allowed,
-                                      bool exhaustive) const {
+                                      Strategy strategy, Scratch& scratch) const {
   std::vector<QueryTerm> qts = query_terms(query);
   // Documents with at least one term (Lucene's docCount) and their mean length.
   const std::size_t n_docs = internal_.size();
@@ -493,6 +517,7 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
   const double avgdl = static_cast<double>(total_len_) / N;
   const double k1 = params_.k1;
   const double b = params_.b;
+  uint64_t sum_df = 0;
   for (QueryTerm& q : qts) {
     const double df = static_cast<double>(df_[q.term]);
     q.idf = std::log(1.0 + (N - df + 0.5) / (df + 0.5));
@@ -500,27 +525,53 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
     const double tf = p.max_tf;
     const double dl = p.min_dl;
     q.ub = q.qtf * q.idf * (tf / (tf + k1 * (1.0 - b + b * dl / avgdl)));
+    sum_df += p.count;
   }
+  const std::vector<double>& norm_of = norms(avgdl);
   auto contribution = [&](const QueryTerm& q, uint32_t tf_i, uint32_t doc) {
     const double tf = tf_i;
-    const double dl = doc_len_[doc];
-    return q.qtf * q.idf * (tf / (tf + k1 * (1.0 - b + b * dl / avgdl)));
+    return q.qtf * q.idf * (tf / (tf + norm_of[doc]));
   };
   auto ok = [&](uint32_t doc) { return bit(live_, doc) && allowed_bit(allowed, doc); };
 
+  if (strategy == Strategy::kAuto) {
+    // Term-at-a-time over a dense accumulator costs ~ the postings plus the array;
+    // it wins while the array is not much larger than the postings to read. Beyond
+    // that, MaxScore skips what cannot reach the top k.
+    const bool dense_ok = ext_ids_.size() <= 8 * sum_df + 4096;
+    strategy = (dense_ok && sum_df <= kTaatMaxPostings) ? Strategy::kExhaustive : Strategy::kMaxScore;
+  }
+
   TopK top(k);
   const std::size_t m = qts.size();
-  if (exhaustive) {
-    std::vector<double> acc(ext_ids_.size(), 0.0);
-    std::vector<uint8_t> hit(ext_ids_.size(), 0);
+  if (strategy == Strategy::kExhaustive) {
+    // Term-at-a-time in query order: each document's sum is formed in the canonical
+    // order. Contributions are > 0, so acc == 0 means untouched.
+    std::vector<double>& acc = scratch.acc;
+    std::vector<uint32_t>& touched = scratch.touched;
+    if (acc.size() < ext_ids_.size()) acc.resize(ext_ids_.size(), 0.0);
+    if (touched.size() < sum_df) touched.resize(sum_df);
+    const double* norm = norm_of.data();
+    std::size_t n_touched = 0;
     for (const QueryTerm& q : qts) {
-      for (Cursor c(postings_[q.term]); c.doc() != kEnd; c.next()) {
-        acc[c.doc()] += contribution(q, c.tf(), c.doc());
-        hit[c.doc()] = 1;
+      const Postings& p = postings_[q.term];
+      const uint8_t* ptr = p.bytes.data();
+      const double w = q.qtf * q.idf;
+      uint32_t d = 0;
+      for (uint32_t i = 0; i < p.count; ++i) {
+        d += get_varint(ptr);
+        const double tf = get_varint(ptr);
+        const double c = w * (tf / (tf + norm[d]));
+        touched[n_touched] = d;  // kept only on the document's first touch
+        n_touched += acc[d] == 0.0;
+        acc[d] += c;
       }
     }
-    for (uint32_t d = 0; d < acc.size(); ++d)
-      if (hit[d] && ok(d)) top.push(Cand{acc[d], d});
+    for (std::size_t i = 0; i < n_touched; ++i) {
+      const uint32_t d = touched[i];
+      if (ok(d)) top.push(Cand{acc[d], d});
+      acc[d] = 0.0;
+    }
   } else {
     // MaxScore: terms by ascending upper bound; the first `ne` of them are
     // non-essential (their bounds sum to no more than the threshold).
@@ -591,12 +642,16 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
 }
 
 void Index::search_batch(std::span<const std::string_view> queries, std::size_t k, std::size_t num_threads,
-                         uint64_t* ids, float* scores, const AllowedBits* allowed) const {
+                         uint64_t* ids, float* scores, const AllowedBits* allowed, Strategy strategy) const {
   const std::size_t nq = queries.size();
   std::fill(ids, ids + nq * k, kMissingId);
   std::fill(scores, scores + nq * k, -std::numeric_limits<float>::infinity());
-  auto run_one = [&](std::size_t q) {
-    const std::vector<Hit> hits = search(queries[q], k, allowed);
+  auto run_one = [&](std::size_t q, Scratch& scratch) {
+    std::vector<Hit> hits;
+    {
+      auto lock = read_lock();
+      hits = search_locked(queries[q], k, allowed, strategy, scratch);
+    }
     for (std::size_t j = 0; j < hits.size(); ++j) {
       ids[q * k + j] = hits[j].id;
       scores[q * k + j] = hits[j].score;
@@ -605,7 +660,8 @@ void Index::search_batch(std::span<const std::string_view> queries, std::size_t 
   if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
   num_threads = std::min(num_threads, nq);
   if (num_threads <= 1) {
-    for (std::size_t q = 0; q < nq; ++q) run_one(q);
+    Scratch scratch;
+    for (std::size_t q = 0; q < nq; ++q) run_one(q, scratch);
     return;
   }
   std::atomic<std::size_t> next{0};
@@ -613,11 +669,12 @@ void Index::search_batch(std::span<const std::string_view> queries, std::size_t 
   std::exception_ptr error;
   std::mutex error_mutex;
   auto worker = [&] {
+    Scratch scratch;
     while (!failed.load(std::memory_order_relaxed)) {
       const std::size_t q = next.fetch_add(1);
       if (q >= nq) return;
       try {
-        run_one(q);
+        run_one(q, scratch);
       } catch (...) {
         std::lock_guard g(error_mutex);
         if (!error) error = std::current_exception();

@@ -20,6 +20,7 @@ using covekit::analysis::Stemmer;
 using covekit::bm25::AllowedBits;
 using covekit::bm25::Hit;
 using covekit::bm25::Index;
+using covekit::bm25::Strategy;
 
 namespace {
 
@@ -150,8 +151,10 @@ TEST(Bm25, PruningEqualsExhaustive) {
     const auto queries = random_docs(rng, 40, 60 + 30 * round, 25);
     for (const std::string& q : queries) {
       for (std::size_t k : {1, 10, 100}) {
-        expect_same(index.search(q, k), index.search_exhaustive(q, k));
-        expect_same(index.search(q, k, &allowed), index.search_exhaustive(q, k, &allowed));
+        const auto exact = index.search_exhaustive(q, k);
+        expect_same(index.search(q, k, nullptr, Strategy::kMaxScore), exact);
+        expect_same(index.search(q, k), exact);
+        expect_same(index.search(q, k, &allowed, Strategy::kMaxScore), index.search_exhaustive(q, k, &allowed));
       }
     }
   }
@@ -246,15 +249,16 @@ TEST(Bm25Thread, SearchWhileWriting) {
   std::atomic<std::size_t> searches{0};
   for (int t = 0; t < 3; ++t) {
     readers.emplace_back([&] {
-      while (!stop.load()) {
+      do {
         for (const std::string& q : queries) {
           const auto hits = index.search(q, 10);
           for (std::size_t i = 1; i < hits.size(); ++i) ASSERT_GE(hits[i - 1].score, hits[i].score);
           ++searches;
         }
-      }
+      } while (!stop.load());
     });
   }
+  while (searches.load() == 0) std::this_thread::yield();  // readers are running
   for (int round = 0; round < 20; ++round) {
     const auto more = random_docs(rng, 20, 50, 15);
     add_all(index, more, 100000 + static_cast<uint64_t>(round) * 1000);

@@ -208,7 +208,12 @@ class BM25Index:
     def remove(self, ids: npt.NDArray[np.uint64]) -> int: ...
     def compact(self) -> None: ...
     def search(
-        self, queries: Any, k: int, num_threads: int, allowed: Any = None
+        self,
+        queries: Any,
+        k: int,
+        num_threads: int,
+        allowed: Any = None,
+        strategy: str = "auto",
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]: ...
     def save(self, path: str) -> None: ...
     @staticmethod

@@ -20,13 +20,17 @@
 // per-block last doc id and byte offset for skipping. A forward index (term ids and
 // frequencies per document) keeps deletes exact and is what `save` writes.
 //
-// Top-k: MaxScore (Turtle & Flood 1995) over per-term score upper bounds, so long
-// queries skip most documents of their common terms; results equal exhaustive scoring.
+// Top-k: MaxScore (Turtle & Flood 1995) over per-term score upper bounds (max tf and
+// min document length of each list), so long queries skip most documents of their
+// common terms; when a query's postings are few (or the index is small), a
+// term-at-a-time pass over a dense accumulator is faster and is used instead (see
+// Strategy). Every strategy returns exactly the same ids and scores.
 //
 // Thread safety: `search` (and `search_batch`) may run from many threads at once and
 // alongside `add`, `remove` and `compact`, which take a writer lock.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -59,6 +63,17 @@ struct Hit {
 // the end are not allowed. An empty optional-like `nullptr` means everything is allowed.
 using AllowedBits = std::span<const uint64_t>;
 
+// How search() finds the top k; every strategy returns the same results.
+enum class Strategy : uint8_t {
+  kAuto = 0,        // exhaustive for small work (see kTaatMaxPostings), else MaxScore
+  kMaxScore = 1,    // document-at-a-time with MaxScore pruning
+  kExhaustive = 2,  // term-at-a-time over a dense accumulator, every posting read
+};
+
+// kAuto scores exhaustively while the query's postings are at most this many and the
+// index has at most 8x as many internal ids as postings to read.
+inline constexpr uint64_t kTaatMaxPostings = 1u << 16;
+
 class Index {
  public:
   // Throws InvalidInput unless k1 >= 0 and 0 <= b <= 1 (both finite).
@@ -82,13 +97,15 @@ class Index {
   // matches when it holds at least one query term. `allowed` restricts the search to
   // the internal ids whose bit is set (see internal_id()); nullptr allows all.
   [[nodiscard]] std::vector<Hit> search(std::string_view query, std::size_t k,
-                                        const AllowedBits* allowed = nullptr) const;
+                                        const AllowedBits* allowed = nullptr,
+                                        Strategy strategy = Strategy::kAuto) const;
 
   // search() for each query, on up to `num_threads` threads (0: hardware threads);
   // results are written into `ids` and `scores` (nq * k each, row-major), missing
   // slots hold kMissingId and -inf.
   void search_batch(std::span<const std::string_view> queries, std::size_t k, std::size_t num_threads,
-                    uint64_t* ids, float* scores, const AllowedBits* allowed = nullptr) const;
+                    uint64_t* ids, float* scores, const AllowedBits* allowed = nullptr,
+                    Strategy strategy = Strategy::kAuto) const;
 
   // Exhaustive scoring of every live document (no pruning): the oracle of the tests.
   [[nodiscard]] std::vector<Hit> search_exhaustive(std::string_view query, std::size_t k,
@@ -138,8 +155,12 @@ class Index {
   void compact_locked();
   void append_posting(uint32_t term, uint32_t doc, uint32_t tf, uint32_t dl);
   [[nodiscard]] std::vector<QueryTerm> query_terms(std::string_view query) const;
+  struct Scratch {  // per searching thread, reused across its queries
+    std::vector<double> acc;
+    std::vector<uint32_t> touched;
+  };
   [[nodiscard]] std::vector<Hit> search_locked(std::string_view query, std::size_t k, const AllowedBits* allowed,
-                                               bool exhaustive) const;
+                                               Strategy strategy, Scratch& scratch) const;
 
   Params params_;
   analysis::Analyzer analyzer_;
@@ -160,6 +181,13 @@ class Index {
   std::vector<uint32_t> fwd_tf_;
 
   std::unordered_map<uint64_t, uint32_t> internal_;  // live external -> internal
+  // Per internal id: k1 * (1 - b + b * dl / avgdl), for the current generation.
+  [[nodiscard]] const std::vector<double>& norms(double avgdl) const;
+  uint64_t generation_ = 1;  // bumped by every write
+  mutable std::atomic<uint64_t> norm_generation_{0};
+  mutable std::mutex norm_mutex_;
+  mutable std::vector<double> norm_;
+
   uint64_t total_len_ = 0;                           // over live documents
   std::size_t num_nonempty_ = 0;                     // live documents with >= 1 term
   std::size_t num_deleted_ = 0;

@@ -253,6 +253,7 @@ class BM25Index:
         k: int = 10,
         *,
         num_threads: int = 1,
+        strategy: Literal["auto", "maxscore", "exhaustive"] = "auto",
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
         """Top ``k`` documents per query: ``(ids, scores)``, each of shape ``(len(queries), k)``.
 
@@ -273,7 +274,11 @@ class BM25Index:
             raise InvalidInput(f"k must be an int >= 0, got {k!r}")
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise InvalidInput(f"num_threads must be an int >= 0, got {num_threads!r}")
-        return self._impl.search(list(queries), int(k), num_threads)
+        if strategy not in ("auto", "maxscore", "exhaustive"):
+            raise InvalidInput(
+                f"strategy must be 'auto', 'maxscore' or 'exhaustive', got {strategy!r}"
+            )
+        return self._impl.search(list(queries), int(k), num_threads, strategy=strategy)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the index atomically: a temp file beside ``path``, fsync, rename.
