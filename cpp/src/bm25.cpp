@@ -44,7 +44,9 @@ void put_varint(std::vector<uint8_t>& out, uint32_t v) {
   out.push_back(static_cast<uint8_t>(v));
 }
 
-uint32_t get_varint(const uint8_t*& p) {
+inline uint32_t get_varint(const uint8_t*& p) {
+  if (*p < 0x80) [[likely]]
+    return *p++;
   uint32_t v = 0;
   int shift = 0;
   while (true) {
@@ -567,10 +569,14 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
         acc[d] += c;
       }
     }
+    double theta = top.threshold();
     for (std::size_t i = 0; i < n_touched; ++i) {
       const uint32_t d = touched[i];
-      if (ok(d)) top.push(Cand{acc[d], d});
+      const double score = acc[d];
       acc[d] = 0.0;
+      if (score < theta || !ok(d)) continue;  // equal scores go on to the tie-break
+      top.push(Cand{score, d});
+      theta = top.threshold();
     }
   } else {
     // MaxScore: terms by ascending upper bound; the first `ne` of them are
