@@ -406,3 +406,20 @@ def test_error_doctests() -> None:
     for module in (covekit.errors,):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
+
+
+def test_native_allowed_bitset() -> None:
+    """The C++ search's allowed set (the hook for filters): only set bits are scored."""
+    index = BM25Index()
+    index.add([10, 20, 30], ["shared word", "shared word", "shared word"])
+    impl = index._impl
+    bits = np.zeros((impl.internal_capacity + 63) // 64, dtype=np.uint64)
+    for doc in (10, 30):
+        i = impl.internal_id(doc)
+        bits[i // 64] |= np.uint64(1) << np.uint64(i % 64)
+    for how in _STRATEGIES:
+        ids, _ = impl.search(["shared"], 3, 1, allowed=bits, strategy=how)
+        assert ids.tolist() == [[10, 30, MISSING_ID]]
+    empty = np.zeros(0, dtype=np.uint64)
+    assert (impl.search(["shared"], 3, 1, allowed=empty)[0] == MISSING_ID).all()
+    assert impl.internal_id(999) == -1
