@@ -83,6 +83,18 @@ class Cursor {
     }
   }
 
+  // The block that holds the first posting with doc >= target, without decoding it;
+  // kNoBlock when there is none.
+  static constexpr std::size_t kNoBlock = static_cast<std::size_t>(-1);
+  [[nodiscard]] std::size_t shallow(uint32_t target) const {
+    if (doc_ == kEnd) return kNoBlock;
+    if (p_->block_last[block_] >= target) return block_;
+    const auto& last = p_->block_last;
+    const auto it = std::lower_bound(last.begin() + static_cast<std::ptrdiff_t>(block_) + 1, last.end(), target);
+    return it == last.end() ? kNoBlock : static_cast<std::size_t>(it - last.begin());
+  }
+  [[nodiscard]] const Index::Postings& postings() const noexcept { return *p_; }
+
   // Moves to the first posting with doc >= target.
   void advance(uint32_t target) {
     if (doc_ >= target) return;
@@ -304,13 +316,27 @@ std::size_t Index::internal_capacity() const {
   return ext_ids_.size();
 }
 
-void Index::append_posting(uint32_t term, uint32_t doc, uint32_t tf, uint32_t dl) {
+void Index::append_posting(uint32_t term, uint32_t doc, uint32_t tf, uint32_t dl, double avgdl) {
   Postings& p = postings_[term];
+  {
+    const double t = tf;
+    const double f = t / (t + params_.k1 * (1.0 - params_.b + params_.b * static_cast<double>(dl) / avgdl));
+    if (p.count == 0) {
+      p.ub_frac = f;
+    } else {
+      p.ub_frac = std::max(p.ub_frac * std::max(1.0, avgdl / p.ub_avgdl), f);
+    }
+    p.ub_avgdl = avgdl;
+  }
   if (p.count % kBlock == 0) {
     p.block_start.push_back(static_cast<uint32_t>(p.bytes.size()));
     p.block_last.push_back(doc);
+    p.block_max_tf.push_back(tf);
+    p.block_min_dl.push_back(dl);
   } else {
     p.block_last.back() = doc;
+    p.block_max_tf.back() = std::max(p.block_max_tf.back(), tf);
+    p.block_min_dl.back() = std::min(p.block_min_dl.back(), dl);
   }
   put_varint(p.bytes, p.count == 0 ? doc : doc - p.last_doc);
   put_varint(p.bytes, tf);
@@ -352,16 +378,39 @@ void Index::add_locked(uint64_t id, const std::vector<std::string>& terms) {
   doc_len_.push_back(dl);
   if (live_.size() * 64 <= doc) live_.push_back(0);
   live_[doc >> 6] |= uint64_t{1} << (doc & 63);
+  internal_.emplace(id, doc);
+  total_len_ += dl;
+  if (dl > 0) ++num_nonempty_;
+  const double avgdl = num_nonempty_ ? static_cast<double>(total_len_) / static_cast<double>(num_nonempty_) : 1.0;
   for (const auto& [term, tf] : tfs) {
     fwd_term_.push_back(term);
     fwd_tf_.push_back(tf);
     ++df_[term];
-    append_posting(term, doc, tf, dl);
+    append_posting(term, doc, tf, dl, avgdl);
   }
   fwd_offset_.push_back(fwd_term_.size());
-  internal_.emplace(id, doc);
-  total_len_ += dl;
-  if (dl > 0) ++num_nonempty_;
+}
+
+void Index::recompute_bounds_locked() {
+  // Exact bounds at the current avgdl, from the forward lists of live documents.
+  if (num_nonempty_ == 0) return;
+  const double avgdl = static_cast<double>(total_len_) / static_cast<double>(num_nonempty_);
+  for (Postings& p : postings_) {
+    p.ub_frac = 0;
+    p.ub_avgdl = avgdl;
+  }
+  const double k1 = params_.k1;
+  const double b = params_.b;
+  for (uint32_t d = 0; d < ext_ids_.size(); ++d) {
+    if (!bit(live_, d)) continue;
+    const double dl = doc_len_[d];
+    const double norm = k1 * (1.0 - b + b * dl / avgdl);
+    for (uint64_t i = fwd_offset_[d]; i < fwd_offset_[d + 1]; ++i) {
+      const double tf = fwd_tf_[i];
+      Postings& p = postings_[fwd_term_[i]];
+      p.ub_frac = std::max(p.ub_frac, tf / (tf + norm));
+    }
+  }
 }
 
 void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view> texts) {
@@ -387,6 +436,9 @@ void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view>
     throw InvalidInput("a BM25Index holds at most 2**32 - 2 documents (deleted ones included); call compact()");
   ++generation_;
   for (std::size_t i = 0; i < ids.size(); ++i) add_locked(ids[i], analyzed[i]);
+  // A large batch moves avgdl a lot: make the pruning bounds exact again (linear in the
+  // postings, so only when the batch is at least an eighth of the index).
+  if (ids.size() * 8 >= internal_.size()) recompute_bounds_locked();
 }
 
 bool Index::remove_locked(uint64_t id) {
@@ -466,13 +518,14 @@ void Index::compact_locked() {
       fwd_term_.push_back(term);
       fwd_tf_.push_back(old_tf[i]);
       ++df_[term];
-      append_posting(term, doc, old_tf[i], dl);
+      append_posting(term, doc, old_tf[i], dl, 1.0);  // bounds recomputed below
     }
     fwd_offset_.push_back(fwd_term_.size());
     internal_.emplace(old_ext[d], doc);
     total_len_ += dl;
     if (dl > 0) ++num_nonempty_;
   }
+  recompute_bounds_locked();
 }
 
 std::vector<Index::QueryTerm> Index::query_terms(std::string_view query) const {
@@ -526,7 +579,9 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
     const Postings& p = postings_[q.term];
     const double tf = p.max_tf;
     const double dl = p.min_dl;
-    q.ub = q.qtf * q.idf * (tf / (tf + k1 * (1.0 - b + b * dl / avgdl)));
+    const double coarse = tf / (tf + k1 * (1.0 - b + b * dl / avgdl));
+    const double tracked = p.ub_frac * std::max(1.0, avgdl / p.ub_avgdl);
+    q.ub = q.qtf * q.idf * std::min(coarse, tracked);
     sum_df += p.count;
   }
   const std::vector<double>& norm_of = norms(avgdl);
@@ -621,9 +676,25 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
       }
       bool pruned = false;
       for (std::size_t i = ne; i-- > 0;) {
-        if (partial * (1.0 + 1e-9) + prefix[i] <= theta) {
+        const double have = partial * (1.0 + 1e-9);
+        if (have + prefix[i] <= theta) {
           pruned = true;
           break;
+        }
+        // Block-max: the bound of the block that could hold d, before decoding it.
+        const std::size_t blk = cur[i].shallow(d);
+        if (blk == Cursor::kNoBlock) continue;
+        {
+          const QueryTerm& q = qts[by_ub[i]];
+          const Postings& p = cur[i].postings();
+          const double tf = p.block_max_tf[blk];
+          const double dl = p.block_min_dl[blk];
+          const double frac = tf / (tf + k1 * (1.0 - b + b * dl / avgdl));
+          const double block_ub = std::min(q.ub, q.qtf * q.idf * frac) * (1.0 + 1e-9) + 1e-12;
+          if (have + block_ub + (i > 0 ? prefix[i - 1] : 0.0) <= theta) {
+            pruned = true;
+            break;
+          }
         }
         cur[i].advance(d);
         if (cur[i].doc() == d) {
@@ -866,7 +937,7 @@ std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::strin
       x.fwd_term_.push_back(term);
       x.fwd_tf_.push_back(tf);
       ++x.df_[term];
-      x.append_posting(term, doc, tf, dl);
+      x.append_posting(term, doc, tf, dl, 1.0);  // bounds recomputed below
     }
     if (sum != dl) r.fail("a document's length does not match its terms");
     x.fwd_offset_.push_back(x.fwd_term_.size());
@@ -874,6 +945,7 @@ std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::strin
     if (dl > 0) ++x.num_nonempty_;
   }
   if (!r.at_end()) r.fail("unexpected bytes after the documents");
+  x.recompute_bounds_locked();
   return index;
 }
 

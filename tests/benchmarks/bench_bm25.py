@@ -13,13 +13,15 @@ Okapi BM25 with another idf, so only its speed is comparable.
 
 What is timed, single-threaded, for the 300 test queries at k=10:
 
-- covekit: ``index.search(query_strings, k=10)``, i.e. analysis + search.
+- covekit: ``index.search(query_strings, k=10, strategy=...)``, i.e. analysis + search,
+  for each strategy (all three return the same results).
 - bm25s: ``retrieve(query_tokens, k=10, n_threads=1)`` on pre-analyzed queries (its
   query tokenization is *not* timed, which favours it), with the fastest backend
   available: numba when installed, else numpy.
 - rank_bm25: ``get_scores`` + top-10 on pre-analyzed queries, on the first 30 queries
   only (it scores every document per query; the rate is per query all the same).
 
+A second table repeats this with long queries (5 test queries joined, ~50 terms).
 The best of ``rounds`` runs is kept. Peers that are not installed are skipped.
 """
 
@@ -84,7 +86,16 @@ def best_of(fn: Callable[[], Any], rounds: int) -> float:
     return min(times)
 
 
-def covekit_runner(data: Data) -> Callable[[], Any]:
+def long_queries(data: Data) -> Data:
+    """Each query is 5 consecutive test queries joined (about 50 terms): MaxScore's case."""
+    qs = [" ".join(data.queries[i : i + 5]) for i in range(0, len(data.queries), 5)]
+    qt = [
+        [t for q in data.query_terms[i : i + 5] for t in q] for i in range(0, len(data.queries), 5)
+    ]
+    return Data(data.texts, data.doc_terms, qs, qt)
+
+
+def covekit_runner(data: Data, strategy: str = "auto") -> Callable[[], Any]:
     import covekit
 
     index = covekit.BM25Index(k1=0.9, b=0.4)
@@ -98,7 +109,7 @@ def covekit_runner(data: Data) -> Callable[[], Any]:
         expected = [i for i, _ in ref.search(terms, K)]
         if row[: len(expected)].tolist() != expected:
             raise AssertionError("covekit's top-10 differs from the reference implementation")
-    return lambda: index.search(data.queries, k=K, num_threads=1)
+    return lambda: index.search(data.queries, k=K, num_threads=1, strategy=strategy)
 
 
 def bm25s_runner(data: Data) -> tuple[Callable[[], Any], str, float]:
@@ -138,12 +149,12 @@ def rank_bm25_runner(data: Data) -> Callable[[], Any]:
     return run
 
 
-def measure(rounds: int) -> list[tuple[str, float, str]]:
-    data = scifact()
+def measure(rounds: int, data: Data) -> list[tuple[str, float, str]]:
     nq = len(data.queries)
     rows = []
-    t = best_of(covekit_runner(data), rounds)
-    rows.append(("covekit", nq / t, "analysis + MaxScore search"))
+    for strategy in ("auto", "maxscore", "exhaustive"):
+        t = best_of(covekit_runner(data, strategy), rounds)
+        rows.append((f"covekit ({strategy})", nq / t, "query strings: analysis + search"))
     if importlib.util.find_spec("bm25s"):
         run, backend, agree = bm25s_runner(data)
         t = best_of(run, rounds)
@@ -189,7 +200,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    print(table(measure(args.rounds)))
+    data = scifact()
+    print(f"SciFact test queries ({len(data.queries)}), k={K}, one thread\n")
+    print(table(measure(args.rounds, data)))
+    longq = long_queries(data)
+    print(f"\nLong queries ({len(longq.queries)} of 5 test queries each), k={K}, one thread\n")
+    print(table(measure(args.rounds, longq)))
 
 
 if __name__ == "__main__":

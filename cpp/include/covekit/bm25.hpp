@@ -136,10 +136,16 @@ class Index {
     std::vector<uint8_t> bytes;         // varint (doc delta, tf) pairs
     std::vector<uint32_t> block_last;   // last doc id of each block of 128
     std::vector<uint32_t> block_start;  // byte offset of each block
+    std::vector<uint32_t> block_max_tf;  // per block, for block-max bounds
+    std::vector<uint32_t> block_min_dl;
     uint32_t count = 0;                 // postings (live or not)
     uint32_t last_doc = 0;
     uint32_t max_tf = 0;
     uint32_t min_dl = std::numeric_limits<uint32_t>::max();
+    // Bound on tf / (tf + k1 * (1 - b + b * dl / avgdl)) over the live postings, valid
+    // at avgdl == ub_avgdl; at a larger avgdl A it grows at most by A / ub_avgdl.
+    double ub_frac = 0;
+    double ub_avgdl = 0;
   };
 
  private:
@@ -153,7 +159,8 @@ class Index {
   void add_locked(uint64_t id, const std::vector<std::string>& terms);
   bool remove_locked(uint64_t id);
   void compact_locked();
-  void append_posting(uint32_t term, uint32_t doc, uint32_t tf, uint32_t dl);
+  void append_posting(uint32_t term, uint32_t doc, uint32_t tf, uint32_t dl, double avgdl);
+  void recompute_bounds_locked();
   [[nodiscard]] std::vector<QueryTerm> query_terms(std::string_view query) const;
   struct Scratch {  // per searching thread, reused across its queries
     std::vector<double> acc;
