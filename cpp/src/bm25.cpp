@@ -652,26 +652,36 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
     }
     std::vector<double> contrib(m, 0.0);  // by query order
     std::size_t ne = 0;
+    // Current doc of each cursor, contiguous (the candidate scan reads only these).
+    std::vector<uint32_t> at(m);
+    for (std::size_t i = 0; i < m; ++i) at[i] = cur[i].doc();
+    std::vector<uint32_t> set_orders;  // entries of contrib to clear
+    set_orders.reserve(m);
     while (true) {
       const double theta = top.threshold();
       while (ne < m && prefix[ne] <= theta) ++ne;
       if (ne == m) break;
       uint32_t d = kEnd;
-      for (std::size_t i = ne; i < m; ++i) d = std::min(d, cur[i].doc());
+      for (std::size_t i = ne; i < m; ++i) d = std::min(d, at[i]);
       if (d == kEnd) break;
       if (!ok(d)) {
         for (std::size_t i = ne; i < m; ++i)
-          if (cur[i].doc() == d) cur[i].next();
+          if (at[i] == d) {
+            cur[i].next();
+            at[i] = cur[i].doc();
+          }
         continue;
       }
       double partial = 0;
       for (std::size_t i = ne; i < m; ++i) {
-        if (cur[i].doc() == d) {
+        if (at[i] == d) {
           const QueryTerm& q = qts[by_ub[i]];
           const double c = contribution(q, cur[i].tf(), d);
           contrib[q.order] = c;
+          set_orders.push_back(q.order);
           partial += c;
           cur[i].next();
+          at[i] = cur[i].doc();
         }
       }
       bool pruned = false;
@@ -697,19 +707,23 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
           }
         }
         cur[i].advance(d);
-        if (cur[i].doc() == d) {
+        at[i] = cur[i].doc();
+        if (at[i] == d) {
           const QueryTerm& q = qts[by_ub[i]];
           const double c = contribution(q, cur[i].tf(), d);
           contrib[q.order] = c;
+          set_orders.push_back(q.order);
           partial += c;
         }
       }
-      if (!pruned) {
+      // The exact score, summed in query order, only for a document that may enter.
+      if (!pruned && partial * (1.0 + 1e-9) + 1e-12 > theta) {
         double s = 0;
         for (std::size_t o = 0; o < m; ++o) s += contrib[o];
         top.push(Cand{s, d});
       }
-      std::fill(contrib.begin(), contrib.end(), 0.0);
+      for (uint32_t o : set_orders) contrib[o] = 0.0;
+      set_orders.clear();
     }
   }
   std::vector<Cand> best = std::move(top).sorted();
