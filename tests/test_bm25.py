@@ -258,6 +258,8 @@ def test_bad_arguments() -> None:
         index.search("query")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="k must be"):
         index.search(["q"], k=-1)
+    with pytest.raises(InvalidInput, match="k must be"):
+        index.search(["q"], k=2**40)
     with pytest.raises(InvalidInput, match="strategy must be"):
         index.search(["q"], strategy="wand")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="num_threads"):

@@ -6,6 +6,7 @@
 """
 
 from covekit import errors as errors
+from covekit import evals as evals
 from covekit import hash as hash
 from covekit.data.bm25 import Analyzer as Analyzer
 from covekit.data.bm25 import BM25Index as BM25Index
@@ -44,6 +45,7 @@ __all__ = [
     "Tokenizer",
     "__version__",
     "errors",
+    "evals",
     "get_tokenizer",
     "hash",
     "list_encodings",

@@ -270,8 +270,8 @@ class BM25Index:
         """
         if isinstance(queries, str):
             raise TypeError("queries must be a list of str, not a single str; wrap it in a list")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise InvalidInput(f"k must be an int >= 0, got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= 2**31:
+            raise InvalidInput(f"k must be an int in [0, 2**31], got {k!r}")
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise InvalidInput(f"num_threads must be an int >= 0, got {num_threads!r}")
         if strategy not in ("auto", "maxscore", "exhaustive"):
