@@ -147,7 +147,7 @@ inline bool better(const Cand& a, const Cand& b) { return a.score > b.score || (
 // Keeps the best k candidates; front() is the worst kept.
 class TopK {
  public:
-  explicit TopK(std::size_t k) : k_(k) { heap_.reserve(k); }
+  TopK(std::size_t k, std::size_t most) : k_(k) { heap_.reserve(std::min(k, most)); }
   [[nodiscard]] bool full() const { return heap_.size() >= k_; }
   [[nodiscard]] double threshold() const {
     return full() ? heap_.front().score : -std::numeric_limits<double>::infinity();
@@ -595,11 +595,13 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
     // Term-at-a-time over a dense accumulator costs ~ the postings plus the array;
     // it wins while the array is not much larger than the postings to read. Beyond
     // that, MaxScore skips what cannot reach the top k.
+    const bool small_index = ext_ids_.size() <= kTaatMaxPostings;
     const bool dense_ok = ext_ids_.size() <= 8 * sum_df + 4096;
-    strategy = (dense_ok && sum_df <= kTaatMaxPostings) ? Strategy::kExhaustive : Strategy::kMaxScore;
+    strategy = (small_index || (dense_ok && sum_df <= kTaatMaxPostings)) ? Strategy::kExhaustive
+                                                                         : Strategy::kMaxScore;
   }
 
-  TopK top(k);
+  TopK top(k, n_docs);
   const std::size_t m = qts.size();
   if (strategy == Strategy::kExhaustive) {
     // Term-at-a-time in query order: each document's sum is formed in the canonical

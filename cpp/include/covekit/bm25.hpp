@@ -65,13 +65,14 @@ using AllowedBits = std::span<const uint64_t>;
 
 // How search() finds the top k; every strategy returns the same results.
 enum class Strategy : uint8_t {
-  kAuto = 0,        // exhaustive for small work (see kTaatMaxPostings), else MaxScore
+  kAuto = 0,        // exhaustive for small indexes or small work (kTaatMaxPostings), else MaxScore
   kMaxScore = 1,    // document-at-a-time with MaxScore pruning
   kExhaustive = 2,  // term-at-a-time over a dense accumulator, every posting read
 };
 
-// kAuto scores exhaustively while the query's postings are at most this many and the
-// index has at most 8x as many internal ids as postings to read.
+// kAuto scores exhaustively when the index has at most this many internal ids, or when
+// the query's postings are at most this many and the index has at most 8x as many
+// internal ids as postings to read; otherwise it uses MaxScore.
 inline constexpr uint64_t kTaatMaxPostings = 1u << 16;
 
 class Index {

@@ -262,6 +262,13 @@ class BM25Index:
         query term. ``num_threads`` > 1 spreads the queries over threads (0: one per
         core); the GIL is released either way.
 
+        ``strategy`` changes the speed, never the results: ``"maxscore"`` walks the
+        postings document-at-a-time and skips documents that cannot reach the top ``k``
+        (for long queries over large indexes); ``"exhaustive"`` adds every posting into a
+        dense accumulator (for small indexes or few postings); ``"auto"`` picks the
+        second for indexes of at most 65,536 documents, or when a query reads at most
+        65,536 postings and the index holds at most 8x as many documents; else the first.
+
         >>> index = BM25Index()
         >>> index.add([7], ["hello world"])
         >>> ids, scores = index.search(["hello", "nothing"], k=2)
