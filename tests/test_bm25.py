@@ -425,3 +425,18 @@ def test_native_allowed_bitset() -> None:
     empty = np.zeros(0, dtype=np.uint64)
     assert (impl.search(["shared"], 3, 1, allowed=empty)[0] == MISSING_ID).all()
     assert impl.internal_id(999) == -1
+
+
+def test_large_batch_is_sliced_consistently() -> None:
+    """Batches beyond one slice (2048 queries, Ctrl-C checked between slices)."""
+    rng = np.random.default_rng(11)
+    words = [f"w{i}" for i in range(30)]
+    index = BM25Index()
+    index.add(range(200), [" ".join(rng.choice(words, size=10)) for _ in range(200)])
+    queries = [" ".join(rng.choice(words, size=2)) for _ in range(4500)]
+    ids, scores = index.search(queries, k=5, num_threads=2)
+    assert ids.shape == (4500, 5)
+    for start in (0, 2047, 2048, 4096, 4499):
+        one_ids, one_scores = index.search([queries[start]], k=5)
+        np.testing.assert_array_equal(ids[start], one_ids[0])
+        np.testing.assert_array_equal(scores[start], one_scores[0])

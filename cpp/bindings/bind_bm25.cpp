@@ -2,6 +2,7 @@
 // converted with the GIL held (texts stay owned by their Python objects); analysis,
 // indexing and search run with the GIL released; results come back as numpy arrays
 // that own their C++ buffers (no copy).
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <string>
@@ -132,10 +133,18 @@ void register_bm25(py::module_& m) {
             const std::size_t nq = views.size();
             std::vector<uint64_t> ids(nq * k);
             std::vector<float> scores(nq * k);
-            {
-              py::gil_scoped_release release;
-              index.search_batch(views, k, num_threads, ids.data(), scores.data(),
-                                 allowed.is_none() ? nullptr : &bit_span, how);
+            // Slices of queries, GIL released for each; between slices the calling
+            // thread checks for Ctrl-C (KeyboardInterrupt) and stops there.
+            constexpr std::size_t kSlice = 2048;
+            for (std::size_t first = 0; first < nq; first += kSlice) {
+              const std::size_t n = std::min(kSlice, nq - first);
+              {
+                py::gil_scoped_release release;
+                index.search_batch(std::span<const std::string_view>(views).subspan(first, n), k, num_threads,
+                                   ids.data() + first * k, scores.data() + first * k,
+                                   allowed.is_none() ? nullptr : &bit_span, how);
+              }
+              if (first + n < nq && PyErr_CheckSignals() != 0) throw py::error_already_set();
             }
             return py::make_tuple(to_numpy_2d(std::move(ids), nq, k), to_numpy_2d(std::move(scores), nq, k));
           },
