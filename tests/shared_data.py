@@ -87,3 +87,12 @@ def corpus_files() -> list[Path]:
     if not files:
         pytest.skip(f"no corpus files under {root}")
     return files
+
+
+def beir_dir(name: str) -> Path:
+    """``shared/data/beir/<name>`` (corpus.jsonl, queries.jsonl, qrels/); skips when missing."""
+    root = data_dir("beir", name)
+    for part in ("corpus.jsonl", "queries.jsonl", "qrels"):
+        if not (root / part).exists():
+            pytest.skip(f"BEIR dataset {root} lacks {part}")
+    return root

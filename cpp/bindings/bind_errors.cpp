@@ -21,6 +21,7 @@ struct ErrorClasses {
   PyObject* invalid_id = nullptr;
   PyObject* embedding = nullptr;
   PyObject* state_corrupt = nullptr;
+  PyObject* index_corrupt = nullptr;
 };
 
 ErrorClasses& classes() {
@@ -62,6 +63,10 @@ void register_errors(py::module_& m) {
   c.state_corrupt = make(m, "EmbedderStateCorrupt",
                          "A saved embedder state that is truncated, altered or of another format.",
                          {c.embedding, PyExc_ValueError});
+  c.index_corrupt = make(m, "IndexFileCorrupt",
+                         "An index file that is not one, is truncated, fails its checksum or has an "
+                         "unsupported format version.",
+                         {c.base, PyExc_ValueError});
   // KeyError quotes its message; show it plainly.
   py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
@@ -84,6 +89,8 @@ void register_errors(py::module_& m) {
       PyErr_SetString(k.state_corrupt, e.what());
     } catch (const EmbeddingError& e) {
       PyErr_SetString(k.embedding, e.what());
+    } catch (const IndexFileCorrupt& e) {
+      PyErr_SetString(k.index_corrupt, e.what());
     } catch (const TokenizerError& e) {
       PyErr_SetString(k.tokenizer, e.what());
     } catch (const Error& e) {

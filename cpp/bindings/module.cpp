@@ -63,6 +63,7 @@ Utf8Text as_bytes_like(py::handle obj, const char* what) {
 namespace covekit::bindings {
 void register_chunker(py::module_& m);  // bind_chunker.cpp
 void register_hashing_embedder(py::module_& m);  // bind_hashing_embedder.cpp
+void register_bm25(py::module_& m);     // bind_bm25.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -75,4 +76,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_tokenizer(m);
   covekit::bindings::register_chunker(m);
   covekit::bindings::register_hashing_embedder(m);
+  covekit::bindings::register_bm25(m);
 }

@@ -6,7 +6,10 @@
 """
 
 from covekit import errors as errors
+from covekit import evals as evals
 from covekit import hash as hash
+from covekit.data.bm25 import Analyzer as Analyzer
+from covekit.data.bm25 import BM25Index as BM25Index
 from covekit.data.cache import CacheHit as CacheHit
 from covekit.data.cache import CacheStats as CacheStats
 from covekit.data.cache import QueryCache as QueryCache
@@ -35,6 +38,8 @@ from covekit.errors import CovekitError as CovekitError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analyzer",
+    "BM25Index",
     "CacheHit",
     "CacheStats",
     "Chunk",
@@ -56,6 +61,7 @@ __all__ = [
     "__version__",
     "calibrate_threshold",
     "errors",
+    "evals",
     "get_tokenizer",
     "hash",
     "list_encodings",

@@ -33,6 +33,9 @@ from covekit._core import (
     EmbeddingError as EmbeddingError,
 )
 from covekit._core import (
+    IndexFileCorrupt as IndexFileCorrupt,
+)
+from covekit._core import (
     InvalidInput as InvalidInput,
 )
 from covekit._core import (
@@ -72,6 +75,19 @@ _NATIVE_DOCS = {
     ... except InvalidUtf8 as exc:
     ...     print(str(exc).split(" (")[0])
     invalid UTF-8 at byte offset 2
+    """,
+    IndexFileCorrupt: """An index file that is not one, is cut short, fails its checksum
+    or has an unsupported format version. Also a ValueError.
+
+    >>> import covekit, tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = pathlib.Path(d) / "kb.bm25"
+    ...     _ = path.write_bytes(b"not an index")
+    ...     try:
+    ...         covekit.BM25Index.load(path)
+    ...     except IndexFileCorrupt as exc:
+    ...         print(isinstance(exc, ValueError), "magic" in str(exc))
+    True True
     """,
     TokenizerError: """Base class of tokenizer errors.
 
@@ -252,6 +268,7 @@ __all__ = [
     "DisallowedSpecialToken",
     "EmbedderStateCorrupt",
     "EmbeddingError",
+    "IndexFileCorrupt",
     "IngestError",
     "InvalidEmbeddingResponse",
     "InvalidInput",

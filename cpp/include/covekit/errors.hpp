@@ -66,4 +66,11 @@ class EmbedderStateCorrupt : public EmbeddingError {
   using EmbeddingError::EmbeddingError;
 };
 
+// An index file that is not one, is truncated, fails its checksum or has an
+// unsupported format version (Python: IndexFileCorrupt, a ValueError).
+class IndexFileCorrupt : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace covekit
