@@ -19,6 +19,7 @@ struct ErrorClasses {
   PyObject* file_corrupt = nullptr;
   PyObject* disallowed = nullptr;
   PyObject* invalid_id = nullptr;
+  PyObject* index_corrupt = nullptr;
 };
 
 ErrorClasses& classes() {
@@ -56,6 +57,9 @@ void register_errors(py::module_& m) {
   c.invalid_id = make(m, "InvalidTokenId",
                       "A token id that is not in the vocabulary (a KeyError too, as in tiktoken).",
                       {c.tokenizer, PyExc_KeyError, PyExc_ValueError});
+  c.index_corrupt = make(m, "IndexFileCorrupt",
+                         "An index file that is truncated, corrupt, of another format version, or not an index.",
+                         {c.base, PyExc_ValueError});
   // KeyError quotes its message; show it plainly.
   py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
@@ -74,6 +78,8 @@ void register_errors(py::module_& m) {
       PyErr_SetString(k.disallowed, e.what());
     } catch (const InvalidTokenId& e) {
       PyErr_SetString(k.invalid_id, e.what());
+    } catch (const IndexFileCorrupt& e) {
+      PyErr_SetString(k.index_corrupt, e.what());
     } catch (const TokenizerError& e) {
       PyErr_SetString(k.tokenizer, e.what());
     } catch (const Error& e) {

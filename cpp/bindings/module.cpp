@@ -62,6 +62,8 @@ Utf8Text as_bytes_like(py::handle obj, const char* what) {
 
 namespace covekit::bindings {
 void register_chunker(py::module_& m);  // bind_chunker.cpp
+void register_filter(py::module_& m);        // bind_filter.cpp
+void register_vector_index(py::module_& m);  // bind_vector_index.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -73,4 +75,6 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_hash(m);
   covekit::bindings::register_tokenizer(m);
   covekit::bindings::register_chunker(m);
+  covekit::bindings::register_filter(m);
+  covekit::bindings::register_vector_index(m);
 }

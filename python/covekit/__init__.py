@@ -10,6 +10,7 @@ from covekit import hash as hash
 from covekit.data.chunk import Chunk as Chunk
 from covekit.data.chunk import Chunker as Chunker
 from covekit.data.documents import Document as Document
+from covekit.data.filters import Filter as Filter
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
 from covekit.data.ingest import IngestResult as IngestResult
@@ -22,22 +23,27 @@ from covekit.data.tokenize import Tokenizer as Tokenizer
 from covekit.data.tokenize import get_tokenizer as get_tokenizer
 from covekit.data.tokenize import list_encodings as list_encodings
 from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
+from covekit.data.vector_index import MISSING_ID as MISSING_ID
+from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MISSING_ID",
     "Chunk",
     "Chunker",
     "CovekitError",
     "Document",
     "Duplicate",
+    "Filter",
     "IngestFailure",
     "IngestResult",
     "IngestSummary",
     "Normalization",
     "Skipped",
     "Tokenizer",
+    "VectorIndex",
     "__version__",
     "errors",
     "get_tokenizer",

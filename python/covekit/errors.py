@@ -27,6 +27,9 @@ from covekit._core import (
     DisallowedSpecialToken as DisallowedSpecialToken,
 )
 from covekit._core import (
+    IndexFileCorrupt as IndexFileCorrupt,
+)
+from covekit._core import (
     InvalidInput as InvalidInput,
 )
 from covekit._core import (
@@ -98,6 +101,18 @@ _NATIVE_DOCS = {
     ... except KeyError as exc:
     ...     print(type(exc).__name__)
     InvalidTokenId
+    """,
+    IndexFileCorrupt: """An index file that is truncated, corrupt, of another format version, or not an index.
+
+    Raised by ``VectorIndex.load`` / ``from_bytes`` (also when ``dim`` or ``metric``
+    differ from the ones asked for). Also a ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.VectorIndex.from_bytes(b"not an index")
+    ... except IndexFileCorrupt as exc:
+    ...     print(isinstance(exc, ValueError), "truncated" in str(exc))
+    True True
     """,
 }
 for _cls, _doc in _NATIVE_DOCS.items():
@@ -182,6 +197,7 @@ class SourceNotFound(IngestError, FileNotFoundError):
 __all__ = [
     "CovekitError",
     "DisallowedSpecialToken",
+    "IndexFileCorrupt",
     "IngestError",
     "InvalidInput",
     "InvalidTokenId",

@@ -53,4 +53,12 @@ class InvalidTokenId : public TokenizerError {
   using TokenizerError::TokenizerError;
 };
 
+// An index file (or serialized index) that is truncated, corrupt, of another format
+// version, or does not match what the caller expects (Python: IndexFileCorrupt, a
+// ValueError).
+class IndexFileCorrupt : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace covekit
