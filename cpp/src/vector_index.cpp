@@ -204,10 +204,11 @@ struct VectorIndex::Impl {
   void insert(tableint cur_c, const float* data_point, hnswlib::labeltype label, int curlevel) {
     Hnsw& h = *hnsw;
     std::unique_lock<std::mutex> lock_el_update(h.link_list_update_locks_[cur_c & (Hnsw::max_update_element_locks - 1)]);
+    // Unlike hnswlib, `global` is taken before the node's own lock, so that the lock
+    // order is always global -> node locks (ThreadSanitizer found the inversion).
+    std::unique_lock<std::mutex> templock(h.global);
     std::unique_lock<std::mutex> lock_el(h.link_list_locks_[cur_c]);
     h.element_levels_[cur_c] = curlevel;
-
-    std::unique_lock<std::mutex> templock(h.global);
     const int maxlevelcopy = h.maxlevel_;
     tableint currObj = h.enterpoint_node_;
     const tableint enterpoint_copy = h.enterpoint_node_;

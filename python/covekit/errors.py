@@ -102,7 +102,7 @@ _NATIVE_DOCS = {
     ...     print(type(exc).__name__)
     InvalidTokenId
     """,
-    IndexFileCorrupt: """An index file that is truncated, corrupt, of another format version, or not an index.
+    IndexFileCorrupt: """An index file that is truncated, corrupt, of another format version.
 
     Raised by ``VectorIndex.load`` / ``from_bytes`` (also when ``dim`` or ``metric``
     differ from the ones asked for). Also a ValueError.

@@ -5,7 +5,8 @@ filter rejects is never returned, never scored after the fact, and never reaches
 prompt.
 
 >>> from covekit import Filter
->>> f = Filter.acl_any(["role:support", "user:42"]) & Filter.eq("lang", "en") & ~Filter.tags_any(["draft"])
+>>> f = (Filter.acl_any(["role:support", "user:42"]) & Filter.eq("lang", "en")
+...      & ~Filter.tags_any(["draft"]))
 >>> f.matches({"acl": ["role:support"], "fields": {"lang": "en"}})
 True
 >>> f.matches({"acl": [], "fields": {"lang": "en"}})  # an empty acl is visible to no principal
@@ -28,7 +29,7 @@ from typing import Any
 from covekit._core import Filter as _Filter
 from covekit.errors import InvalidInput
 
-__all__ = ["Filter", "FieldValue"]
+__all__ = ["FieldValue", "Filter"]
 
 FieldValue = str | int | float | bool
 
@@ -64,9 +65,10 @@ class Filter:
     def from_dict(cls, spec: Mapping[str, Any]) -> Filter:
         """The filter of a dict as :meth:`to_dict` writes it (e.g. from JSON or YAML).
 
-        >>> Filter.from_dict({"and": [{"eq": {"field": "lang", "value": "en"}},
-        ...                           {"not": {"tags_any": ["draft"]}}]})
-        Filter({'and': [{'eq': {'field': 'lang', 'value': 'en'}}, {'not': {'tags_any': ['draft']}}]})
+        >>> f = Filter.from_dict({"and": [{"eq": {"field": "lang", "value": "en"}},
+        ...                               {"not": {"tags_any": ["draft"]}}]})
+        >>> f == Filter.eq("lang", "en") & ~Filter.tags_any(["draft"])
+        True
         """
         if not isinstance(spec, Mapping):
             raise InvalidInput(f"Filter.from_dict takes a dict, not {type(spec).__name__}")

@@ -8,7 +8,8 @@
 >>> ids, scores = index.search(np.array([[1, 0.1, 0]], dtype=np.float32), k=2)
 >>> ids.tolist(), [round(float(s), 3) for s in scores[0]]
 ([[11, 13]], [0.995, 0.774])
->>> ids, _ = index.search(np.array([1, 0.1, 0], dtype=np.float32), k=2, filter=Filter.acl_any(["user:2"]))
+>>> only_2 = Filter.acl_any(["user:2"])
+>>> ids, _ = index.search(np.array([1, 0.1, 0], dtype=np.float32), k=2, filter=only_2)
 >>> ids.tolist()
 [[13, 12]]
 
@@ -47,26 +48,30 @@ Attributes = Mapping[str, Any]
 
 def _as_ids(ids: Any) -> npt.NDArray[np.uint64]:
     """ids -> a C-contiguous uint64 array (no copy when it already is one)."""
-    if isinstance(ids, np.ndarray) and ids.dtype == np.uint64 and ids.ndim == 1:
-        return np.ascontiguousarray(ids)
-    if isinstance(ids, int | np.integer):
-        ids = [int(ids)]
-    arr = np.asarray(ids)
+    if isinstance(ids, np.ndarray):
+        arr = ids
+    else:
+        if isinstance(ids, int | np.integer):
+            ids = [ids]
+        items = list(ids)
+        for x in items:
+            if isinstance(x, bool) or not isinstance(x, int | np.integer):
+                raise InvalidInput(f"ids must be integers, got {type(x).__name__}")
+            if not 0 <= int(x) < 2**64:
+                raise InvalidInput(
+                    f"ids must be non-negative integers below 2**64 (e.g. Chunk.id), got {int(x)}"
+                )
+        return np.array([int(x) for x in items], dtype=np.uint64)
     if arr.ndim != 1:
         raise InvalidInput(f"ids must be 1-D (one id per vector), got shape {arr.shape}")
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.uint64)
     if arr.dtype.kind == "u":
         return np.ascontiguousarray(arr, dtype=np.uint64)
     if arr.dtype.kind == "i":
         if (arr < 0).any():
             raise InvalidInput("ids must be non-negative integers (64-bit unsigned, e.g. Chunk.id)")
         return np.ascontiguousarray(arr, dtype=np.uint64)
-    if arr.dtype.kind == "O":
-        try:
-            return np.array([int(x) for x in arr], dtype=np.uint64)
-        except (OverflowError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"ids must be integers in [0, 2**64 - 1): {exc}") from None
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.uint64)
     raise InvalidInput(f"ids must be integers, not dtype {arr.dtype}")
 
 
@@ -117,8 +122,17 @@ class VectorIndex:
     ) -> None:
         if metric not in _METRICS:
             raise InvalidInput(f"metric must be 'cosine', 'ip' or 'l2', got {metric!r}")
-        for name, value in (("dim", dim), ("M", M), ("ef_construction", ef_construction), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "seed" else 1):
+        for name, value in (
+            ("dim", dim),
+            ("M", M),
+            ("ef_construction", ef_construction),
+            ("seed", seed),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (0 if name == "seed" else 1)
+            ):
                 raise InvalidInput(f"{name} must be a positive int, got {value!r}")
         self._impl = _VectorIndex(dim, metric, M, ef_construction, seed)
 
@@ -138,7 +152,7 @@ class VectorIndex:
         return "l2" if m == "l2" else "cosine"
 
     @property
-    def M(self) -> int:  # noqa: N802  (hnswlib's name)
+    def M(self) -> int:
         """The graph degree."""
         return int(self._impl.M)
 
@@ -175,10 +189,14 @@ class VectorIndex:
         return int(self._impl.capacity)
 
     def __len__(self) -> int:
-        return int(len(self._impl))
+        return len(self._impl)
 
     def __contains__(self, id: object) -> bool:
-        if isinstance(id, bool) or not isinstance(id, int | np.integer) or not 0 <= int(id) < MISSING_ID:
+        if (
+            isinstance(id, bool)
+            or not isinstance(id, int | np.integer)
+            or not 0 <= int(id) < MISSING_ID
+        ):
             return False
         return bool(self._impl.contains(int(id)))
 
