@@ -272,6 +272,20 @@ def test_bad_input() -> None:
         VectorIndex(4, M=1)
 
 
+def test_big_batch_is_checked_before_its_first_chunk() -> None:
+    index = VectorIndex(4, M=4, ef_construction=8)
+    n = 16_384 + 100  # more than one chunk
+    data = np.random.default_rng(2).standard_normal((n, 4), dtype=np.float32)
+    ids = np.arange(n, dtype=np.uint64)
+    ids[-1] = 0  # repeated in the last chunk
+    with pytest.raises(InvalidInput, match="twice"):
+        index.add(ids, data)
+    assert len(index) == 0
+    ids[-1] = n
+    index.add(ids, data, [{"tags": ["t"]}] * n)
+    assert len(index) == n and index.attributes(n) == {"acl": [], "tags": ["t"], "fields": {}}
+
+
 # ---- persistence --------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 // when they are C-contiguous float32 (other float dtypes are cast: one copy); ids are
 // C-contiguous uint64. Every call into the core runs with the GIL released; results go
 // out as numpy arrays that own the core's buffers (no copy).
+#include <algorithm>
 #include <string>
 
 #include "common.hpp"
@@ -14,6 +15,9 @@ namespace covekit::bindings {
 namespace {
 
 using vector::VectorIndex;
+
+// Rows per add() call of a big batch (Ctrl-C is checked between calls).
+constexpr std::size_t kAddChunk = 16384;
 
 struct PyVectorIndex {
   std::unique_ptr<VectorIndex> core;
@@ -123,8 +127,29 @@ void register_vector_index(py::module_& m) {
                                  " vectors; pass one id per row");
             auto attrs = parse_attribute_list(attributes, i.view.size());
             const std::size_t t = threads_arg(num_threads);
-            py::gil_scoped_release r;
-            s.core->add(i.view, v.data, attrs, t);
+            const std::size_t n = i.view.size(), dim = s.core->options().dim;
+            if (n <= kAddChunk) {
+              py::gil_scoped_release r;
+              s.core->add(i.view, v.data, attrs, t);
+              return;
+            }
+            // A big batch goes in chunks so that Ctrl-C can stop it in between (the
+            // chunks already added stay); the ids are checked once, up front.
+            {
+              py::gil_scoped_release r;
+              s.core->check_new_ids(i.view);
+            }
+            for (std::size_t start = 0; start < n; start += kAddChunk) {
+              const std::size_t m = std::min(kAddChunk, n - start);
+              {
+                py::gil_scoped_release r;
+                s.core->add(i.view.subspan(start, m), v.data + start * dim,
+                            attrs.empty() ? std::span<const filter::Attributes>{}
+                                          : std::span<const filter::Attributes>(attrs).subspan(start, m),
+                            t);
+              }
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            }
           },
           py::arg("ids"), py::arg("vectors"), py::arg("attributes"), py::arg("num_threads"))
       .def(

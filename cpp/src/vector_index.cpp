@@ -218,7 +218,9 @@ struct VectorIndex::Impl {
     std::memcpy(h.getExternalLabeLp(cur_c), &label, sizeof(hnswlib::labeltype));
     std::memcpy(h.getDataByInternalId(cur_c), data_point, h.data_size_);
     if (curlevel) {
-      const std::size_t bytes = h.size_links_per_element_ * static_cast<std::size_t>(curlevel) + 1;
+      // hnswlib allocates one spare byte; its search prefetches through datal[j + 1],
+      // reading one id past a full list (AddressSanitizer): allocate one spare id.
+      const std::size_t bytes = h.size_links_per_element_ * static_cast<std::size_t>(curlevel) + sizeof(tableint);
       h.linkLists_[cur_c] = static_cast<char*>(std::malloc(bytes));
       if (!h.linkLists_[cur_c]) throw std::bad_alloc();
       std::memset(h.linkLists_[cur_c], 0, bytes);
@@ -494,6 +496,20 @@ void VectorIndex::add(std::span<const uint64_t> ids, const float* vectors,
   im.live_count += n;
 }
 
+void VectorIndex::check_new_ids(std::span<const uint64_t> ids) const {
+  std::unordered_set<uint64_t> seen;
+  seen.reserve(ids.size() * 2);
+  for (uint64_t id : ids) {
+    if (id == kMissingId) throw InvalidInput("id 2**64-1 is reserved for missing results; use another id");
+    if (!seen.insert(id).second)
+      throw InvalidInput("id " + id_str(id) + " appears twice in one add(); ids must be unique");
+  }
+  Impl::ReadLock l(*impl_);
+  for (uint64_t id : ids)
+    if (impl_->hnsw->label_lookup_.count(id))
+      throw InvalidInput("id " + id_str(id) + " is already in the index; use update() to replace its vector");
+}
+
 void VectorIndex::update(std::span<const uint64_t> ids, const float* vectors,
                          std::span<const filter::Attributes> attributes) {
   Impl& im = *impl_;
@@ -749,9 +765,10 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
     if (levels > 64) throw corrupt("a node has more than 64 levels");
     const std::string_view raw = binio::get_bytes(in, nbytes, "link lists");
     if (levels) {
-      h.linkLists_[i] = static_cast<char*>(std::malloc(nbytes + 1));
+      h.linkLists_[i] = static_cast<char*>(std::malloc(nbytes + sizeof(tableint)));  // as in insert()
       if (!h.linkLists_[i]) throw std::bad_alloc();
       std::memcpy(h.linkLists_[i], raw.data(), nbytes);
+      std::memset(h.linkLists_[i] + nbytes, 0, sizeof(tableint));
       h.element_levels_[i] = levels;
     }
     top_level = std::max(top_level, levels);

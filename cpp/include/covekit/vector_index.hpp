@@ -79,6 +79,9 @@ class VectorIndex {
   // batch; deleted slots are reused. `num_threads` 0 = hardware concurrency.
   void add(std::span<const uint64_t> ids, const float* vectors, std::span<const filter::Attributes> attributes,
            std::size_t num_threads = 0);
+  // The checks of add() on ids alone (reserved, repeated, already present), so that a
+  // caller can split a big batch into several add() calls after one check.
+  void check_new_ids(std::span<const uint64_t> ids) const;
   // Replaces the vectors of live ids (and their attributes when given).
   void update(std::span<const uint64_t> ids, const float* vectors, std::span<const filter::Attributes> attributes);
   // Replaces the attributes of live ids.

@@ -217,7 +217,10 @@ class VectorIndex:
 
         Ids must not be in the index already (use :meth:`update`) and must be unique
         in the batch. Deleted slots are reused; capacity grows by itself. The graph is
-        built on ``num_threads`` threads (None: all cores) with the GIL released.
+        built on ``num_threads`` threads (None: all cores) with the GIL released. A
+        batch of more than 16384 vectors goes in in chunks of that size, and Ctrl-C
+        stops it between chunks (the chunks already added stay; the ids are checked
+        for the whole batch first).
         An attribute dict is ``{"acl": [...], "tags": [...], "fields": {name: value}}``.
 
         >>> import numpy as np
