@@ -64,6 +64,8 @@ namespace covekit::bindings {
 void register_chunker(py::module_& m);  // bind_chunker.cpp
 void register_hashing_embedder(py::module_& m);  // bind_hashing_embedder.cpp
 void register_bm25(py::module_& m);     // bind_bm25.cpp
+void register_filter(py::module_& m);        // bind_filter.cpp
+void register_vector_index(py::module_& m);  // bind_vector_index.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -77,4 +79,6 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_chunker(m);
   covekit::bindings::register_hashing_embedder(m);
   covekit::bindings::register_bm25(m);
+  covekit::bindings::register_filter(m);
+  covekit::bindings::register_vector_index(m);
 }

@@ -21,6 +21,7 @@ from covekit.data.embed import Embedder as Embedder
 from covekit.data.embed import HashingEmbedder as HashingEmbedder
 from covekit.data.embed import OpenAICompatibleEmbedder as OpenAICompatibleEmbedder
 from covekit.data.embed import SentenceTransformerEmbedder as SentenceTransformerEmbedder
+from covekit.data.filters import Filter as Filter
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
 from covekit.data.ingest import IngestResult as IngestResult
@@ -33,11 +34,14 @@ from covekit.data.tokenize import Tokenizer as Tokenizer
 from covekit.data.tokenize import get_tokenizer as get_tokenizer
 from covekit.data.tokenize import list_encodings as list_encodings
 from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
+from covekit.data.vector_index import MISSING_ID as MISSING_ID
+from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MISSING_ID",
     "Analyzer",
     "BM25Index",
     "CacheHit",
@@ -48,6 +52,7 @@ __all__ = [
     "Document",
     "Duplicate",
     "Embedder",
+    "Filter",
     "HashingEmbedder",
     "IngestFailure",
     "IngestResult",
@@ -58,6 +63,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Skipped",
     "Tokenizer",
+    "VectorIndex",
     "__version__",
     "calibrate_threshold",
     "errors",

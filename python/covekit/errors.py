@@ -77,7 +77,9 @@ _NATIVE_DOCS = {
     invalid UTF-8 at byte offset 2
     """,
     IndexFileCorrupt: """An index file that is not one, is cut short, fails its checksum
-    or has an unsupported format version. Also a ValueError.
+    or has an unsupported format version; raised by ``BM25Index.load``,
+    ``VectorIndex.load`` / ``from_bytes`` (also when ``dim`` or ``metric`` differ from the
+    ones asked for) and ``KnowledgeBase.load``. Also a ValueError.
 
     >>> import covekit, tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as d:
