@@ -440,3 +440,118 @@ def test_large_batch_is_sliced_consistently() -> None:
         one_ids, one_scores = index.search([queries[start]], k=5)
         np.testing.assert_array_equal(ids[start], one_ids[0])
         np.testing.assert_array_equal(scores[start], one_scores[0])
+
+
+# ---- filters: attributes live beside the postings --------------------------------------
+
+_PRINCIPALS = ["u:1", "u:2", "r:a", "r:b"]
+_doc_attrs = st.fixed_dictionaries(
+    {
+        "acl": st.lists(st.sampled_from(_PRINCIPALS), max_size=2, unique=True),
+        "fields": st.fixed_dictionaries({"lang": st.sampled_from(["en", "de"])}),
+    }
+)
+_fops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("add"), st.lists(st.tuples(st.integers(0, 30), _text, _doc_attrs), max_size=8)
+        ),
+        st.tuples(st.just("delete"), st.lists(st.integers(0, 30), max_size=4)),
+        st.tuples(st.just("reacl"), st.tuples(st.integers(0, 30), _doc_attrs)),
+        st.tuples(st.just("compact"), st.just(None)),
+    ),
+    max_size=10,
+)
+
+
+@given(
+    ops=_fops,
+    queries=st.lists(_text, min_size=1, max_size=4),
+    principals=st.lists(st.sampled_from(_PRINCIPALS), min_size=1, max_size=2, unique=True),
+    lang=st.sampled_from([None, "en", "de"]),
+    k=st.integers(1, 12),
+)
+def test_filtered_search_is_the_reference_restricted_to_allowed(
+    ops: list, queries: list[str], principals: list[str], lang: str | None, k: int
+) -> None:
+    analyzer = Analyzer(stem=None, stopwords=None)
+    index = BM25Index(analyzer=analyzer)
+    ref = ReferenceBM25()
+    attrs: dict[int, dict] = {}
+    for op, arg in ops:
+        if op == "add":
+            batch = {i: (t, a) for i, t, a in arg}
+            index.add(list(batch), [t for t, _ in batch.values()], [a for _, a in batch.values()])
+            for doc_id, (text, a) in batch.items():
+                ref.add(doc_id, analyzer.analyze(text))
+                attrs[doc_id] = a
+        elif op == "delete":
+            index.delete(arg)
+            for doc_id in arg:
+                ref.delete(doc_id)
+                attrs.pop(doc_id, None)
+        elif op == "reacl":
+            doc_id, a = arg
+            if doc_id in attrs:
+                index.set_attributes([doc_id], [a])
+                attrs[doc_id] = a
+            else:
+                with pytest.raises(InvalidInput, match="not in the index"):
+                    index.set_attributes([doc_id], [a])
+        else:
+            index.compact()
+    f = covekit.Filter.acl_any(principals)
+    if lang is not None:
+        f = f & covekit.Filter.eq("lang", lang)
+
+    def allowed(d: int) -> bool:
+        a = attrs[d]
+        return bool(set(a["acl"]) & set(principals)) and (
+            lang is None or a["fields"]["lang"] == lang
+        )
+
+    for how in _STRATEGIES:
+        ids, scores = index.search(queries, k=k, strategy=how, filter=f)
+        for row, q in enumerate(queries):
+            full = ref.search(analyzer.analyze(q), len(ref.docs) + 1)
+            expected = [(i, s) for i, s in full if allowed(i)][:k]
+            got = [
+                (int(i), float(s))
+                for i, s in zip(ids[row], scores[row], strict=True)
+                if i != MISSING_ID
+            ]
+            assert [i for i, _ in got] == [i for i, _ in expected], how
+            np.testing.assert_allclose(
+                [s for _, s in got], [s for _, s in expected], rtol=1e-5, atol=1e-6
+            )
+    for d, a in attrs.items():
+        assert index.attributes(d) == {"acl": a["acl"], "tags": [], "fields": a["fields"]}
+
+
+def test_attributes_survive_save_load_compact_and_pickle(tmp_path: Path) -> None:
+    index = BM25Index()
+    index.add([1, 2, 3], ["alpha beta", "alpha gamma", "alpha"],
+              [{"acl": ["u:1"]}, {"acl": ["u:2"], "tags": ["t"]},
+               {"fields": {"n": 3}}])  # fmt: skip
+    index.delete([1])
+    f = covekit.Filter.acl_any(["u:2"]) | covekit.Filter.range("n", gte=3)
+    before = index.search(["alpha"], 5, filter=f)
+    assert sorted(int(i) for i in before[0][0] if i != MISSING_ID) == [2, 3]
+    index.save(tmp_path / "i.bm25")
+    for other in (BM25Index.load(tmp_path / "i.bm25"), pickle.loads(pickle.dumps(index))):
+        np.testing.assert_array_equal(other.search(["alpha"], 5, filter=f)[0], before[0])
+        assert other.attributes(2) == {"acl": ["u:2"], "tags": ["t"], "fields": {}}
+    index.compact()
+    np.testing.assert_array_equal(index.search(["alpha"], 5, filter=f)[0], before[0])
+    assert index.attributes(3)["fields"] == {"n": 3}
+    with pytest.raises(InvalidInput, match="not in the index"):
+        index.attributes(1)
+    with pytest.raises(InvalidInput, match="one dict per id"):
+        index.add([4], ["x"], [{}, {}])
+    with pytest.raises(InvalidInput, match="one dict per id"):
+        index.add([4], ["x"], {"acl": ["u:1"]})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"covekit\.Filter"):
+        index.search(["alpha"], 5, filter={"acl_any": ["u:1"]})  # type: ignore[arg-type]
+    # no document allowed: every slot is missing
+    ids, _ = index.search(["alpha"], 3, filter=covekit.Filter.acl_any(["nobody"]))
+    assert (ids == MISSING_ID).all()

@@ -189,7 +189,10 @@ def test_case_fold_table_is_current() -> None:
     repo = Path(__file__).resolve().parent.parent
     proc = subprocess.run(
         [sys.executable, str(repo / "tools" / "gen_case_fold_table.py"), "--check"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -401,6 +404,7 @@ def test_scifact_quality_floor() -> None:
     harmless changes while catching a broken scheme (unfitted: 0.467, words only: 0.381).
     """
     root = shared_data.data_dir("beir", "scifact")
+
     def jsonl(name: str) -> list[dict[str, Any]]:
         lines = (root / name).read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
@@ -740,9 +744,7 @@ def test_http_threads_share_one_client(server: FakeServer) -> None:
     texts = [f"doc {i}" for i in range(20)]
     expected = np.array(vectors_for(texts), dtype=np.float32)
     results: list[np.ndarray] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(emb.embed(texts))) for _ in range(4)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(emb.embed(texts))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
+#include "py_filter.hpp"
 #include "covekit/analyzer.hpp"
 #include "covekit/bm25.hpp"
 #include "covekit/errors.hpp"
@@ -89,16 +90,30 @@ void register_bm25(py::module_& m) {
            py::arg("k1"), py::arg("b"), py::arg("analyzer"))
       .def(
           "add",
-          [](Index& index, const py::array_t<uint64_t, py::array::c_style>& ids, py::handle texts) {
+          [](Index& index, const py::array_t<uint64_t, py::array::c_style>& ids, py::handle texts,
+             py::handle attributes) {
             const std::span<const uint64_t> id_span = as_ids(ids);
             std::vector<Utf8Text> owned = as_texts(texts, "texts");
             std::vector<std::string_view> views;
             views.reserve(owned.size());
             for (const Utf8Text& t : owned) views.push_back(t.view);
+            const std::vector<filter::Attributes> attrs = parse_attribute_list(attributes, id_span.size());
             py::gil_scoped_release release;
-            index.add(id_span, views);
+            index.add(id_span, views, attrs);
           },
-          py::arg("ids"), py::arg("texts"))
+          py::arg("ids"), py::arg("texts"), py::arg("attributes") = py::none())
+      .def(
+          "set_attributes",
+          [](Index& index, const py::array_t<uint64_t, py::array::c_style>& ids, py::handle attributes) {
+            const std::span<const uint64_t> id_span = as_ids(ids);
+            const std::vector<filter::Attributes> attrs = parse_attribute_list(attributes, id_span.size());
+            py::gil_scoped_release release;
+            index.set_attributes(id_span, attrs);
+          },
+          py::arg("ids"), py::arg("attributes"))
+      .def(
+          "attributes", [](const Index& index, uint64_t id) { return attributes_to_dict(index.attributes(id)); },
+          py::arg("id"))
       .def(
           "remove",
           [](Index& index, const py::array_t<uint64_t, py::array::c_style>& ids) {
@@ -111,7 +126,8 @@ void register_bm25(py::module_& m) {
       .def(
           "search",
           [](const Index& index, py::handle queries, std::size_t k, std::size_t num_threads, py::object allowed,
-             const std::string& strategy) {
+             const std::string& strategy, py::handle where) {
+            const filter::Expr* expr = as_filter(where);
             bm25::Strategy how = bm25::Strategy::kAuto;
             if (strategy == "maxscore")
               how = bm25::Strategy::kMaxScore;
@@ -142,14 +158,14 @@ void register_bm25(py::module_& m) {
                 py::gil_scoped_release release;
                 index.search_batch(std::span<const std::string_view>(views).subspan(first, n), k, num_threads,
                                    ids.data() + first * k, scores.data() + first * k,
-                                   allowed.is_none() ? nullptr : &bit_span, how);
+                                   allowed.is_none() ? nullptr : &bit_span, how, expr);
               }
               if (first + n < nq && PyErr_CheckSignals() != 0) throw py::error_already_set();
             }
             return py::make_tuple(to_numpy_2d(std::move(ids), nq, k), to_numpy_2d(std::move(scores), nq, k));
           },
           py::arg("queries"), py::arg("k"), py::arg("num_threads"), py::arg("allowed") = py::none(),
-          py::arg("strategy") = "auto")
+          py::arg("strategy") = "auto", py::arg("filter") = py::none())
       .def(
           "save", [](const Index& index, const std::string& path) { index.save(path); }, py::arg("path"),
           py::call_guard<py::gil_scoped_release>())

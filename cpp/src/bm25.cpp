@@ -34,7 +34,7 @@ namespace {
 constexpr uint32_t kBlock = 128;
 constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
 constexpr char kMagic[8] = {'C', 'V', 'K', 'B', 'M', '2', '5', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: attributes after the documents
 
 void put_varint(std::vector<uint8_t>& out, uint32_t v) {
   while (v >= 0x80) {
@@ -214,6 +214,7 @@ class Reader {
   }
   [[nodiscard]] bool at_end() const { return pos_ == d_.size(); }
   [[nodiscard]] std::size_t remaining() const { return d_.size() - pos_; }
+  [[nodiscard]] std::string_view rest() const { return d_.substr(pos_); }
 
  private:
   void need(std::size_t n) const {
@@ -413,10 +414,15 @@ void Index::recompute_bounds_locked() {
   }
 }
 
-void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view> texts) {
+void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view> texts,
+                std::span<const filter::Attributes> attributes) {
   if (ids.size() != texts.size())
     throw InvalidInput("ids and texts must have the same length, got " + std::to_string(ids.size()) + " ids and " +
                        std::to_string(texts.size()) + " texts");
+  if (!attributes.empty() && attributes.size() != ids.size())
+    throw InvalidInput("attributes must be one per id, got " + std::to_string(attributes.size()) + " for " +
+                       std::to_string(ids.size()) + " ids");
+  for (const filter::Attributes& a : attributes) filter::AttributeStore::validate(a);
   {
     std::unordered_map<uint64_t, std::size_t> seen;
     seen.reserve(ids.size());
@@ -435,7 +441,11 @@ void Index::add(std::span<const uint64_t> ids, std::span<const std::string_view>
   if (ext_ids_.size() + ids.size() >= kEnd - 1)
     throw InvalidInput("a BM25Index holds at most 2**32 - 2 documents (deleted ones included); call compact()");
   ++generation_;
-  for (std::size_t i = 0; i < ids.size(); ++i) add_locked(ids[i], analyzed[i]);
+  static const filter::Attributes kNone;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    add_locked(ids[i], analyzed[i]);
+    attrs_.set(static_cast<uint32_t>(ext_ids_.size() - 1), attributes.empty() ? kNone : attributes[i]);
+  }
   // A large batch moves avgdl a lot: make the pruning bounds exact again (linear in the
   // postings, so only when the batch is at least an eighth of the index).
   if (ids.size() * 8 >= internal_.size()) recompute_bounds_locked();
@@ -446,6 +456,7 @@ bool Index::remove_locked(uint64_t id) {
   if (it == internal_.end()) return false;
   const uint32_t doc = it->second;
   internal_.erase(it);
+  attrs_.clear(doc);
   live_[doc >> 6] &= ~(uint64_t{1} << (doc & 63));
   for (uint64_t i = fwd_offset_[doc]; i < fwd_offset_[doc + 1]; ++i) --df_[fwd_term_[i]];
   total_len_ -= doc_len_[doc];
@@ -460,6 +471,30 @@ std::size_t Index::remove(std::span<const uint64_t> ids) {
   std::size_t n = 0;
   for (uint64_t id : ids) n += remove_locked(id) ? 1 : 0;
   return n;
+}
+
+void Index::set_attributes(std::span<const uint64_t> ids, std::span<const filter::Attributes> attributes) {
+  if (attributes.size() != ids.size())
+    throw InvalidInput("attributes must be one per id, got " + std::to_string(attributes.size()) + " for " +
+                       std::to_string(ids.size()) + " ids");
+  for (const filter::Attributes& a : attributes) filter::AttributeStore::validate(a);
+  auto lock = write_lock();
+  std::vector<uint32_t> docs;
+  docs.reserve(ids.size());
+  for (uint64_t id : ids) {
+    const auto it = internal_.find(id);
+    if (it == internal_.end()) throw InvalidInput("id " + std::to_string(id) + " is not in the index; add it first");
+    docs.push_back(it->second);
+  }
+  ++generation_;
+  for (std::size_t i = 0; i < docs.size(); ++i) attrs_.set(docs[i], attributes[i]);
+}
+
+filter::Attributes Index::attributes(uint64_t id) const {
+  auto lock = read_lock();
+  const auto it = internal_.find(id);
+  if (it == internal_.end()) throw InvalidInput("id " + std::to_string(id) + " is not in the index");
+  return attrs_.get(it->second);
 }
 
 void Index::compact() {
@@ -480,6 +515,8 @@ void Index::compact_locked() {
   std::vector<uint32_t> old_tf = std::move(fwd_tf_);
   std::vector<std::string> old_terms = std::move(terms_);
   std::vector<uint32_t> old_df = std::move(df_);
+  filter::AttributeStore old_attrs = std::move(attrs_);
+  attrs_ = filter::AttributeStore();
 
   std::vector<uint32_t> remap(old_terms.size(), kEnd);
   term_ids_.clear();
@@ -510,6 +547,7 @@ void Index::compact_locked() {
     const uint32_t dl = old_len[d];
     ext_ids_.push_back(old_ext[d]);
     doc_len_.push_back(dl);
+    attrs_.set(doc, old_attrs.get(d));
     if (live_.size() * 64 <= doc) live_.push_back(0);
     live_[doc >> 6] |= uint64_t{1} << (doc & 63);
     // Remapping keeps term order (ids only drop), so the forward entries stay sorted.
@@ -735,13 +773,35 @@ std::vector<Hit> Index::search_locked(std::string_view query, std::size_t k, con
 }
 
 void Index::search_batch(std::span<const std::string_view> queries, std::size_t k, std::size_t num_threads,
-                         uint64_t* ids, float* scores, const AllowedBits* allowed, Strategy strategy) const {
+                         uint64_t* ids, float* scores, const AllowedBits* allowed, Strategy strategy,
+                         const filter::Expr* where) const {
   const std::size_t nq = queries.size();
   std::fill(ids, ids + nq * k, kMissingId);
   std::fill(scores, scores + nq * k, -std::numeric_limits<float>::infinity());
+  // A filter: one read lock for the batch, the selection evaluated under it.
+  std::shared_lock<std::shared_mutex> batch_lock;
+  filter::Selection selection;
+  AllowedBits selected;
+  if (where != nullptr) {
+    batch_lock = read_lock();
+    filter::Bitset universe(ext_ids_.size());
+    std::copy(live_.begin(), live_.begin() + static_cast<std::ptrdiff_t>(universe.words().size()),
+              universe.words().begin());
+    if (allowed != nullptr) {
+      for (std::size_t w = 0; w < universe.words().size(); ++w)
+        universe.words()[w] &= w < allowed->size() ? (*allowed)[w] : 0;
+    }
+    selection = attrs_.evaluate(*where, universe);
+    selected = AllowedBits(selection.bits.words());
+    allowed = &selected;
+    if (selection.count == 0) return;
+  }
+  const bool hold = where != nullptr;
   auto run_one = [&](std::size_t q, Scratch& scratch) {
     std::vector<Hit> hits;
-    {
+    if (hold) {
+      hits = search_locked(queries[q], k, allowed, strategy, scratch);
+    } else {
       auto lock = read_lock();
       hits = search_locked(queries[q], k, allowed, strategy, scratch);
     }
@@ -815,6 +875,8 @@ std::string Index::to_bytes() const {
     for (uint32_t t = 0; t < terms_.size(); ++t)
       if (df_[t] > 0) put_str(buf, terms_[t]);
     put_u64(buf, internal_.size());
+    filter::AttributeStore written;  // renumbered as the documents are written
+    uint32_t out = 0;
     for (uint32_t d = 0; d < ext_ids_.size(); ++d) {
       if (!bit(live_, d)) continue;
       put_u64(buf, ext_ids_[d]);
@@ -824,7 +886,9 @@ std::string Index::to_bytes() const {
         put_u32(buf, remap[fwd_term_[i]]);
         put_u32(buf, fwd_tf_[i]);
       }
+      written.set(out++, attrs_.get(d));
     }
+    written.write(buf);
   }
   put_u64(buf, hash::xxh3_64(buf));
   return buf;
@@ -888,7 +952,7 @@ std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::strin
     for (std::size_t i = 0; i < sizeof kMagic; ++i) (void)r.get<char>();
     if (body.size() >= 12) {
       const uint32_t version = r.get<uint32_t>();
-      if (version != kVersion)
+      if (version != kVersion && version != 1)
         r.fail("format version " + std::to_string(version) + " is not the supported version " +
                std::to_string(kVersion));
     }
@@ -897,7 +961,7 @@ std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::strin
 
   Reader r(body, path);
   for (std::size_t i = 0; i < sizeof kMagic; ++i) (void)r.get<char>();
-  (void)r.get<uint32_t>();
+  const uint32_t file_version = r.get<uint32_t>();
   (void)r.get<uint32_t>();
   Params params;
   params.k1 = r.get<double>();
@@ -960,7 +1024,13 @@ std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::strin
     x.total_len_ += dl;
     if (dl > 0) ++x.num_nonempty_;
   }
-  if (!r.at_end()) r.fail("unexpected bytes after the documents");
+  if (file_version >= 2) {
+    std::string_view rest = r.rest();
+    x.attrs_ = filter::AttributeStore::read(rest);
+    if (!rest.empty()) r.fail("unexpected bytes after the attributes");
+  } else if (!r.at_end()) {
+    r.fail("unexpected bytes after the documents");
+  }
   x.recompute_bounds_locked();
   return index;
 }

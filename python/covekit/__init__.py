@@ -22,12 +22,18 @@ from covekit.data.embed import HashingEmbedder as HashingEmbedder
 from covekit.data.embed import OpenAICompatibleEmbedder as OpenAICompatibleEmbedder
 from covekit.data.embed import SentenceTransformerEmbedder as SentenceTransformerEmbedder
 from covekit.data.filters import Filter as Filter
+from covekit.data.hybrid import HybridRetriever as HybridRetriever
+from covekit.data.hybrid import RetrievalHit as RetrievalHit
+from covekit.data.hybrid import SignalScore as SignalScore
 from covekit.data.ingest import Duplicate as Duplicate
 from covekit.data.ingest import IngestFailure as IngestFailure
 from covekit.data.ingest import IngestResult as IngestResult
 from covekit.data.ingest import IngestSummary as IngestSummary
 from covekit.data.ingest import Skipped as Skipped
 from covekit.data.ingest import load_documents as load_documents
+from covekit.data.knowledge_base import AddSummary as AddSummary
+from covekit.data.knowledge_base import KnowledgeBase as KnowledgeBase
+from covekit.data.knowledge_base import SearchHit as SearchHit
 from covekit.data.normalize import Normalization as Normalization
 from covekit.data.normalize import normalize_text as normalize_text
 from covekit.data.tokenize import Tokenizer as Tokenizer
@@ -42,6 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MISSING_ID",
+    "AddSummary",
     "Analyzer",
     "BM25Index",
     "CacheHit",
@@ -54,13 +61,18 @@ __all__ = [
     "Embedder",
     "Filter",
     "HashingEmbedder",
+    "HybridRetriever",
     "IngestFailure",
     "IngestResult",
     "IngestSummary",
+    "KnowledgeBase",
     "Normalization",
     "OpenAICompatibleEmbedder",
     "QueryCache",
+    "RetrievalHit",
+    "SearchHit",
     "SentenceTransformerEmbedder",
+    "SignalScore",
     "Skipped",
     "Tokenizer",
     "VectorIndex",

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "covekit/analyzer.hpp"
+#include "covekit/filter.hpp"
 
 namespace covekit::bm25 {
 
@@ -86,7 +87,16 @@ class Index {
   // Adds documents; an id already in the index is replaced. Throws InvalidInput when
   // the sizes differ or an id repeats within the call, InvalidUtf8 for bad text; on a
   // throw, nothing was added.
-  void add(std::span<const uint64_t> ids, std::span<const std::string_view> texts);
+  // `attributes` (empty, or one per id) are the documents' ACL, tags and fields for
+  // filtered searches; a document added without them has none.
+  void add(std::span<const uint64_t> ids, std::span<const std::string_view> texts,
+           std::span<const filter::Attributes> attributes = {});
+
+  // Replaces the attributes of documents in the index; throws InvalidInput (naming the
+  // id) when one is not in the index, and then changes nothing.
+  void set_attributes(std::span<const uint64_t> ids, std::span<const filter::Attributes> attributes);
+  // The attributes of a live document; throws InvalidInput when it is not in the index.
+  [[nodiscard]] filter::Attributes attributes(uint64_t id) const;
 
   // Deletes the documents with these ids; returns how many were present.
   std::size_t remove(std::span<const uint64_t> ids);
@@ -104,9 +114,12 @@ class Index {
   // search() for each query, on up to `num_threads` threads (0: hardware threads);
   // results are written into `ids` and `scores` (nq * k each, row-major), missing
   // slots hold kMissingId and -inf.
+  // With `where`, only documents whose attributes match it are scored; the filter is
+  // evaluated once, and the whole batch runs under one read lock so that no write
+  // (a compaction renumbers internal ids) lands between the filter and the search.
   void search_batch(std::span<const std::string_view> queries, std::size_t k, std::size_t num_threads,
                     uint64_t* ids, float* scores, const AllowedBits* allowed = nullptr,
-                    Strategy strategy = Strategy::kAuto) const;
+                    Strategy strategy = Strategy::kAuto, const filter::Expr* where = nullptr) const;
 
   // Exhaustive scoring of every live document (no pruning): the oracle of the tests.
   [[nodiscard]] std::vector<Hit> search_exhaustive(std::string_view query, std::size_t k,
@@ -199,6 +212,7 @@ class Index {
   uint64_t total_len_ = 0;                           // over live documents
   std::size_t num_nonempty_ = 0;                     // live documents with >= 1 term
   std::size_t num_deleted_ = 0;
+  filter::AttributeStore attrs_;  // by internal id
 };
 
 }  // namespace covekit::bm25

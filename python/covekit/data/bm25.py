@@ -22,7 +22,7 @@ alongside searches (a search sees the index before or after a whole call).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from covekit._core import Analyzer as _Analyzer
 from covekit._core import BM25Index as _BM25Index
 from covekit._core import english_stopwords as _english_stopwords
+from covekit.data.filters import Filter
 from covekit.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -202,12 +203,20 @@ class BM25Index:
         self._impl = impl
         return self
 
-    def add(self, ids: Sequence[int] | npt.NDArray[np.integer[Any]], texts: Sequence[str]) -> None:
+    def add(
+        self,
+        ids: Sequence[int] | npt.NDArray[np.integer[Any]],
+        texts: Sequence[str],
+        attributes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """Adds (or replaces) documents. GIL released while analyzing and indexing.
 
         ``ids`` as a C-contiguous uint64 array is used without a copy; other integer
         arrays and lists are converted (a copy). An id already in the index replaces
-        that document. On an error nothing is added.
+        that document. On an error nothing is added. ``attributes``, one dict per id
+        (``{"acl": [...], "tags": [...], "fields": {...}}``, as for
+        :class:`~covekit.VectorIndex`), are what :meth:`search`'s ``filter`` sees; a
+        document added without them matches no ``acl_any``.
 
         >>> index = BM25Index()
         >>> index.add([1], ["old text"]); index.add([1], ["new text"]); len(index)
@@ -222,7 +231,36 @@ class BM25Index:
                 "ids and texts must have the same length, "
                 f"got {len(arr)} ids and {len(texts)} texts"
             )
-        self._impl.add(arr, texts)
+        if isinstance(attributes, Mapping):
+            raise InvalidInput("attributes must be a list with one dict per id, not one dict")
+        self._impl.add(arr, texts, None if attributes is None else list(attributes))
+
+    def set_attributes(
+        self,
+        ids: Sequence[int] | npt.NDArray[np.integer[Any]],
+        attributes: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Replaces the attributes of documents in the index (an ACL change, say).
+
+        >>> index = BM25Index()
+        >>> index.add([1], ["text"], [{"acl": ["user:1"]}])
+        >>> index.set_attributes([1], [{"acl": ["user:2"]}])
+        >>> index.attributes(1)["acl"]
+        ['user:2']
+        """
+        if isinstance(attributes, Mapping):
+            raise InvalidInput("attributes must be a list with one dict per id, not one dict")
+        self._impl.set_attributes(_as_ids(ids), list(attributes))
+
+    def attributes(self, id: int) -> dict[str, Any]:
+        """The attributes of a document: ``{"acl": [...], "tags": [...], "fields": {...}}``.
+
+        >>> index = BM25Index()
+        >>> index.add([3], ["text"], [{"tags": ["faq"], "fields": {"lang": "en"}}])
+        >>> index.attributes(3)
+        {'acl': [], 'tags': ['faq'], 'fields': {'lang': 'en'}}
+        """
+        return self._impl.attributes(int(id))
 
     def delete(self, ids: Sequence[int] | npt.NDArray[np.integer[Any]]) -> int:
         """Deletes documents; returns how many were in the index (unknown ids are ignored).
@@ -254,13 +292,15 @@ class BM25Index:
         *,
         num_threads: int = 1,
         strategy: Literal["auto", "maxscore", "exhaustive"] = "auto",
+        filter: Filter | None = None,
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
         """Top ``k`` documents per query: ``(ids, scores)``, each of shape ``(len(queries), k)``.
 
         Rows are best first; a slot with no document holds id :data:`MISSING_ID`
         (2**64 - 1) and score ``-inf``. A document is a hit when it holds at least one
         query term. ``num_threads`` > 1 spreads the queries over threads (0: one per
-        core); the GIL is released either way.
+        core); the GIL is released either way. ``filter`` (a :class:`~covekit.Filter`)
+        is applied inside the search: a document it rejects is never scored.
 
         ``strategy`` changes the speed, never the results: ``"maxscore"`` walks the
         postings document-at-a-time and skips documents that cannot reach the top ``k``
@@ -285,7 +325,15 @@ class BM25Index:
             raise InvalidInput(
                 f"strategy must be 'auto', 'maxscore' or 'exhaustive', got {strategy!r}"
             )
-        return self._impl.search(list(queries), int(k), num_threads, strategy=strategy)
+        if filter is not None and not isinstance(filter, Filter):
+            raise TypeError(
+                f"filter must be a covekit.Filter, not {type(filter).__name__} "
+                "(build one with Filter.from_dict(...))"
+            )
+        native = None if filter is None else filter._native
+        return self._impl.search(
+            list(queries), int(k), num_threads, strategy=strategy, filter=native
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the index atomically: a temp file beside ``path``, fsync, rename.

@@ -318,9 +318,7 @@ class HashingEmbedder:
         threads = self._num_threads if num_threads is None else _check_threads(num_threads)
         return self._impl.embed(texts, threads)
 
-    def fit(
-        self, texts: Iterable[str], *, min_df: int = 1, num_threads: int | None = None
-    ) -> Self:
+    def fit(self, texts: Iterable[str], *, min_df: int = 1, num_threads: int | None = None) -> Self:
         """Learns document frequencies from ``texts`` (a corpus); returns ``self``.
 
         Features then weigh ``(1 + ln tf) * (ln((1 + N) / (1 + df)) + 1)``; features seen
@@ -562,9 +560,7 @@ class OpenAICompatibleEmbedder:
         import httpx
 
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise InvalidInput(
-                f"base_url must be an http:// or https:// URL, got {base_url!r}"
-            )
+            raise InvalidInput(f"base_url must be an http:// or https:// URL, got {base_url!r}")
         if not isinstance(model, str) or not model:
             raise InvalidInput("model must be a non-empty str (the name the server expects)")
         root = base_url.rstrip("/")
@@ -573,8 +569,12 @@ class OpenAICompatibleEmbedder:
         self._dim = None if dim is None else _check_int("dim", dim, 1, _MAX_DIM)
         self._batch_size = _check_int("batch_size", batch_size, 1, 1 << 20)
         self._max_retries = _check_int("max_retries", max_retries, 0, 100)
-        for label, value in (("timeout", timeout), ("backoff", backoff),
-                             ("max_backoff", max_backoff), ("max_retry_after", max_retry_after)):
+        for label, value in (
+            ("timeout", timeout),
+            ("backoff", backoff),
+            ("max_backoff", max_backoff),
+            ("max_retry_after", max_retry_after),
+        ):
             if not isinstance(value, int | float) or not value >= 0:
                 raise InvalidInput(f"{label} must be a number >= 0, got {value!r}")
         if not timeout > 0:
@@ -693,9 +693,7 @@ class OpenAICompatibleEmbedder:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
-    def _decide(
-        self, outcome: httpx.Response | Exception, attempt: int, n: int
-    ) -> tuple[str, Any]:
+    def _decide(self, outcome: httpx.Response | Exception, attempt: int, n: int) -> tuple[str, Any]:
         """What to do after one attempt: ("ok", vectors), ("split", None), ("retry", delay).
 
         Raises when the attempt failed for good. Shared by :meth:`embed` and :meth:`aembed`.
