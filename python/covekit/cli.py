@@ -90,7 +90,61 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"   ids: XXH3-64 of doc id + span + text, e.g. {chunks[0].id:016x}")
 
-    # 3. The tokenizer underneath: exact tiktoken ids, counts across encodings.
+    # 3. Retrieve: a knowledge base (BM25 + HNSW over the chunks, hybrid fusion) where
+    #    each document carries who may read it; every search names its principals and
+    #    both indexes filter inside the search.
+    from covekit import HashingEmbedder, KnowledgeBase, QueryCache, load_documents
+
+    acls = {
+        "billing.md": ["role:support", "role:finance"],
+        "refunds.md": ["role:support", "role:finance"],
+        "onboarding_multilingual.md": ["role:support", "role:finance", "role:security"],
+        "security.md": ["role:security"],
+    }
+    docs = []
+    for name, acl in acls.items():
+        docs += load_documents(kb / name, acl=acl, metadata={"source": "samples"}).documents
+    cache = QueryCache(capacity=1000, ttl=600)
+    base = KnowledgeBase(chunker, HashingEmbedder(), cache=cache)
+    t0 = time.perf_counter()
+    added = base.add(docs)
+    ms = (time.perf_counter() - t0) * 1e3
+    print(
+        f"\nindex: {added.added} documents, {added.chunks} chunks into BM25 + HNSW in {ms:.0f} ms; "
+        f"index version {base.version[:16]}"
+    )
+    for who, query in [
+        (["role:support"], "how long does a refund take"),
+        (["role:finance"], "when are invoices due"),
+        (["role:support"], "password and two-factor rules"),
+        (["role:security"], "password and two-factor rules"),
+    ]:
+        hits = base.search(query, principals=who, k=2, explain=True)
+        print(f"   {who[0]:<14} {query!r}")
+        for h in hits:
+            assert set(acls[h.doc_id]) & set(who), "a hit outside the caller's principals"
+            sig = h.signals or {}
+            ranks = " ".join(f"{k} #{v.rank}" if v.rank else f"{k} -" for k, v in sig.items())
+            path = " > ".join(h.heading_path) or "-"
+            print(f"      {h.rank}. {h.doc_id:<28} {path[:30]:<30} ({ranks})")
+        if not hits:
+            print("      (nothing this principal may read)")
+    base.search("  How long does a REFUND take ", principals=["role:support"], k=2, explain=True)
+    print(
+        f"   cache: asked again: {cache.stats.exact_hits} exact hit, {cache.stats.misses} misses "
+        "(keyed by principals, filter and index version)"
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        gen = base.save(d)
+        again = KnowledgeBase.load(d)
+        print(
+            f"   saved {gen.name} (manifest + checksums), reloaded: same version "
+            f"{again.version == base.version}"
+        )
+
+    # 4. The tokenizer underneath: exact tiktoken ids, counts across encodings.
     texts_list = [d.text for d in result.documents]
     print(f"\n{'encoding':<14}{'tokens':>10}{'chars/token':>13}{'ms':>9}")
     for name in ("r50k_base", "p50k_base", "cl100k_base", "o200k_base"):

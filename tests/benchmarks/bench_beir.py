@@ -54,7 +54,7 @@ class Scores:
 def load() -> Any:
     from covekit.evals import load_beir
 
-    return load_beir(beir_dir() / "scifact")
+    return load_beir(beir_dir("scifact"))
 
 
 def _run(ds: Any, doc_ids: list[str], ids: np.ndarray, qids: list[str]) -> dict[str, list[str]]:
