@@ -93,7 +93,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # 3. Retrieve: a knowledge base (BM25 + HNSW over the chunks, hybrid fusion) where
     #    each document carries who may read it; every search names its principals and
     #    both indexes filter inside the search.
-    from covekit import HashingEmbedder, KnowledgeBase, QueryCache, load_documents
+    from covekit import Document, HashingEmbedder, KnowledgeBase, QueryCache, load_documents
 
     acls = {
         "billing.md": ["role:support", "role:finance"],
@@ -101,7 +101,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "onboarding_multilingual.md": ["role:support", "role:finance", "role:security"],
         "security.md": ["role:security"],
     }
-    docs = []
+    docs: list[Document] = []
     for name, acl in acls.items():
         docs += load_documents(kb / name, acl=acl, metadata={"source": "samples"}).documents
     cache = QueryCache(capacity=1000, ttl=600)
