@@ -57,7 +57,9 @@ void fix_checksums(std::string& image) {
   std::memcpy(image.data() + kHeader - 8, &header, 8);
 }
 
-void exercise(const std::string& image, const std::string& input) {
+// `reserialize`: also check that the loaded index saves and loads again (every 8th
+// input: building an index costs hnswlib's 65536 update mutexes, slow under ASan).
+void exercise(const std::string& image, const std::string& input, bool reserialize) {
   std::unique_ptr<VectorIndex> index;
   try {
     index = VectorIndex::deserialize(image);
@@ -77,6 +79,7 @@ void exercise(const std::string& image, const std::string& input) {
         COVEKIT_FUZZ_CHECK(id == covekit::vector::kMissingId || live_set.count(id), input);
     }
   }
+  if (!reserialize) return;
   auto again = VectorIndex::deserialize(index->serialize());
   COVEKIT_FUZZ_CHECK(again->size() == index->size(), input);
 }
@@ -98,15 +101,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   }
   if (size >= 4) {
     fix_checksums(image);
-    exercise(image, input);
+    exercise(image, input, data[3] % 8 == 0);
   }
-  // A truncation of the valid image (checksums fixed) at a position chosen by the input.
-  if (size >= 2) {
+  // A truncation of the valid image (checksums fixed) at a position chosen by the input
+  // (for a quarter of the inputs).
+  if (size >= 2 && data[0] % 4 == 0) {
     std::string cut = template_image().substr(0, kHeader + (std::size_t{data[0]} | std::size_t{data[1]} << 8) % payload);
     const uint64_t len = cut.size() - kHeader;
     std::memcpy(cut.data() + kHeader - 24, &len, 8);
     fix_checksums(cut);
-    exercise(cut, input);
+    exercise(cut, input, true);
   }
   return 0;
 }
