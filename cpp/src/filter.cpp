@@ -500,6 +500,7 @@ void AttributeStore::write(std::string& out) const {
 
 AttributeStore AttributeStore::read(std::string_view& in) {
   const uint32_t n = binio::get<uint32_t>(in, "attribute rows");
+  if (n > in.size() / 12) binio::truncated("attribute rows");  // a row takes at least 12 bytes
   struct Raw {
     std::vector<uint32_t> acl, tags;
     std::vector<std::pair<std::string, Value>> fields;

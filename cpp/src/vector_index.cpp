@@ -749,10 +749,15 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
   const auto entry = binio::get<uint32_t>(in, "graph");
   const auto per_element = binio::get<uint64_t>(in, "graph");
   if (per_element != h.size_data_per_element_) throw corrupt("the element size does not match dim and M");
+  const std::string_view level0 = binio::get_bytes(in, slots * per_element, "vectors");  // before allocating
   im->grow(std::max<std::size_t>(slots, 1));
-  const std::string_view level0 = binio::get_bytes(in, slots * per_element, "vectors");
   std::memcpy(h.data_level0_memory_, level0.data(), level0.size());
   h.cur_element_count = slots;  // from here on the destructor frees linkLists_[0, slots)
+  for (std::size_t i = 0; i < slots; ++i) {
+    const auto* v = reinterpret_cast<const float*>(h.getDataByInternalId(static_cast<tableint>(i)));
+    for (std::size_t j = 0; j < o.dim; ++j)
+      if (!std::isfinite(v[j])) throw corrupt("a stored vector holds NaN or infinity");
+  }
   for (std::size_t i = 0; i < slots; ++i) {
     h.element_levels_[i] = 0;
     h.linkLists_[i] = nullptr;
@@ -815,13 +820,16 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
   if (live != count) throw corrupt("the live count does not match the header");
   const auto nfree = binio::get<uint32_t>(in, "free slots");
   if (nfree != slots - live) throw corrupt("the free-slot list does not match the deleted slots");
+  Bitset seen_free(slots);
   for (uint32_t i = 0; i < nfree; ++i) {
     const auto s = binio::get<uint32_t>(in, "free slots");
-    if (s >= slots || im->live.test(s)) throw corrupt("a free slot is not a deleted slot");
+    if (s >= slots || im->live.test(s) || seen_free.test(s)) throw corrupt("a free slot is not a deleted slot");
+    seen_free.set(s);
     im->free_slots.push_back(s);
   }
   im->live_count = live;
   im->attrs = filter::AttributeStore::read(in);
+  if (im->attrs.size() > slots) throw corrupt("attributes for more slots than the graph has");
   if (!in.empty()) throw corrupt("trailing bytes after the attributes");
   return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(im)));
 }
