@@ -22,6 +22,8 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include "covekit/simd_distance.hpp"
+
 #include "binio.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/hash.hpp"
@@ -105,6 +107,22 @@ const char* metric_name(Metric m) noexcept {
   return "?";
 }
 
+// hnswlib space whose distance is covekit's kernel for this CPU (simd_distance.hpp):
+// hnswlib's own spaces pick SSE/AVX at compile time, and a wheel is built for the
+// baseline ISA.
+class DispatchSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  DispatchSpace(std::size_t dim, bool l2)
+      : dim_(dim), func_(l2 ? simd::l2_distance(simd::detect()) : simd::ip_distance(simd::detect())) {}
+  std::size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  std::size_t dim_;
+  simd::DistFunc func_;
+};
+
 struct VectorIndex::Impl {
   Options opt;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
@@ -141,10 +159,7 @@ struct VectorIndex::Impl {
     if (o.dim > (1u << 16)) throw InvalidInput("dim must be <= 65536");
     if (o.M < 2 || o.M > 2048) throw InvalidInput("M must be between 2 and 2048, got " + std::to_string(o.M));
     if (o.ef_construction < 1) throw InvalidInput("ef_construction must be >= 1");
-    if (o.metric == Metric::kL2)
-      space = std::make_unique<hnswlib::L2Space>(o.dim);
-    else
-      space = std::make_unique<hnswlib::InnerProductSpace>(o.dim);
+    space = std::make_unique<DispatchSpace>(o.dim, o.metric == Metric::kL2);
     hnsw = std::make_unique<Hnsw>(space.get(), kInitialCapacity, o.M, o.ef_construction, o.seed);
   }
 
@@ -325,6 +340,14 @@ struct VectorIndex::Impl {
     hnswlib::vl_type* visited = vl->mass;
     const hnswlib::vl_type tag = vl->curV;
 
+    // hnswlib's members, read once: the loop below writes through `visited`, so the
+    // compiler could not keep them in registers itself.
+    const char* const base = h.data_level0_memory_ + h.offsetData_;
+    const std::size_t stride = h.size_data_per_element_;
+    const hnswlib::DISTFUNC<float> fdist = h.fstdistfunc_;
+    const void* const fparam = h.dist_func_param_;
+    auto vec = [&](tableint id) { return base + static_cast<std::size_t>(id) * stride; };
+
     std::priority_queue<Hit> top;                                       // worst allowed on top
     std::priority_queue<Hit, std::vector<Hit>, std::greater<Hit>> cand;  // closest on top
     float lower = std::numeric_limits<float>::infinity();
@@ -341,11 +364,21 @@ struct VectorIndex::Impl {
       const unsigned int* data = h.get_linklist0(c.second);
       const int size = h.getListCount(const_cast<unsigned int*>(data));
       const tableint* datal = reinterpret_cast<const tableint*>(data + 1);
+      // Prefetch the next neighbour's visited mark and vector while this one is scored
+      // (as hnswlib does): at a few hundred dimensions the search waits on memory.
+      if (size > 0) {
+        __builtin_prefetch(visited + datal[0]);
+        __builtin_prefetch(vec(datal[0]));
+      }
       for (int i = 0; i < size; i++) {
         const tableint nb = datal[i];
+        if (i + 1 < size) {
+          __builtin_prefetch(visited + datal[i + 1]);
+          __builtin_prefetch(vec(datal[i + 1]));
+        }
         if (visited[nb] == tag) continue;
         visited[nb] = tag;
-        const float d = dist(q, nb);
+        const float d = fdist(q, vec(nb), fparam);
         if (top.size() < ef || d < lower) {
           cand.emplace(d, nb);
           if (!allowed || allowed->test(nb)) {

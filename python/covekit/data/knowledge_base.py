@@ -180,6 +180,10 @@ class KnowledgeBase:
         chunker: how documents become chunks (default: cl100k_base, 256 tokens).
         embedder: embeds chunks and queries (default: :class:`~covekit.HashingEmbedder`).
         fusion, k_rrf, weights, candidates: passed to :class:`~covekit.HybridRetriever`.
+            The default fusion is ``"weighted"`` (min-max normalized scores, equal
+            weights): on BEIR SciFact it beat reciprocal rank fusion with both the
+            hashing embedder (nDCG@10 0.678 vs 0.652) and all-MiniLM-L6-v2 (0.727 vs
+            0.718); see docs/benchmarks.md.
         cache: an optional :class:`~covekit.QueryCache` for search results; it is keyed
             by the caller's principals, the filter, ``k`` and the index version.
         bm25, vectors: indexes to fill (default: new, empty ones; they must be empty).
@@ -196,7 +200,7 @@ class KnowledgeBase:
         chunker: Chunker | None = None,
         embedder: Embedder | None = None,
         *,
-        fusion: Literal["rrf", "weighted"] = "rrf",
+        fusion: Literal["rrf", "weighted"] = "weighted",
         k_rrf: float = 60.0,
         weights: Sequence[float] = (1.0, 1.0),
         candidates: int = 100,
