@@ -239,30 +239,42 @@ class Engine {
     return j - i + (tstart_[i] == s ? 0 : 1);
   }
 
-  // The chunk's tokens counted alone. The scratch memo holds every piece of the
-  // document from build_tokens(), so only pieces cut at the chunk's edges are new work.
-  // The tokens of t_[s, e) encoded alone. BPE works piece by piece, so a piece of the
-  // chunk's own split that is also a piece of the document's split (same start, same
-  // end) has the document's tokens for it; only the other pieces (at the chunk's
-  // edges, where the split of the text alone can differ) are encoded again.
+  // The tokens of t_[s, e) encoded alone (BPE works piece by piece). The scratch memo
+  // holds every piece of the document from build_tokens(), so re-encoded pieces that
+  // the document also has are memo hits.
   [[nodiscard]] std::size_t exact(std::size_t s, std::size_t e) const {
+    // The chunk's own split agrees with the document's once a chunk piece starts where a
+    // document piece starts: the scanners are then in the same place, and a piece's
+    // match only reads its own text and the character after it. So: split the head
+    // until it meets a document piece start; take the document's tokens for the
+    // document pieces that end well before e; split and encode the last pieces again
+    // (there the end of the chunk can change the match: `\s+(?!\S)`, `\s++$`).
+    const std::string_view sub = t_.substr(s, e - s);
+    const auto pattern = tok_.pattern();
     std::size_t count = 0;
+    std::size_t i = 0;  // offset in sub
     auto pit = std::lower_bound(pstart_.begin(), pstart_.end(), static_cast<uint32_t>(s));
-    std::size_t ti = tok_index(s);
-    pretokenize::split(tok_.pattern(), t_.substr(s, e - s), [&](std::string_view piece) {
-      const auto q = static_cast<std::size_t>(piece.data() - t_.data());
-      const std::size_t m = q + piece.size();
-      while (pit != pstart_.end() && *pit < q) ++pit;
-      if (pit != pstart_.end() && *pit == q && pit + 1 != pstart_.end() && *(pit + 1) == m) {
-        while (tstart_[ti] < q) ++ti;
-        std::size_t tj = ti;
-        while (tstart_[tj] < m) ++tj;
-        count += tj - ti;
-        ti = tj;
-      } else {
-        count += tok_.count_piece(piece, scratch_);
+    while (i < sub.size()) {
+      while (*pit < s + i) ++pit;  // sentinel t_.size() >= e stops it
+      if (*pit == s + i) break;
+      const std::size_t j = pretokenize::piece_end(pattern, sub, i);
+      count += tok_.count_piece(sub.substr(i, j - i), scratch_);
+      i = j;
+    }
+    if (i < sub.size()) {
+      // Document pieces from *pit on; z: the last one that starts before e.
+      const auto z = std::lower_bound(pit, pstart_.end(), static_cast<uint32_t>(e)) - 1;
+      const auto tail = z - pit >= 2 ? z - 2 : pit;
+      if (tail > pit) {
+        count += tok_index(*tail) - tok_index(*pit);
+        i = *tail - s;
       }
-    });
+      while (i < sub.size()) {
+        const std::size_t j = pretokenize::piece_end(pattern, sub, i);
+        count += tok_.count_piece(sub.substr(i, j - i), scratch_);
+        i = j;
+      }
+    }
     return count;
   }
 

@@ -343,6 +343,7 @@ struct VectorIndex::Impl {
     // hnswlib's members, read once: the loop below writes through `visited`, so the
     // compiler could not keep them in registers itself.
     const char* const base = h.data_level0_memory_ + h.offsetData_;
+    const char* const links0 = h.data_level0_memory_ + h.offsetLevel0_;
     const std::size_t stride = h.size_data_per_element_;
     const hnswlib::DISTFUNC<float> fdist = h.fstdistfunc_;
     const void* const fparam = h.dist_func_param_;
@@ -381,6 +382,8 @@ struct VectorIndex::Impl {
         const float d = fdist(q, vec(nb), fparam);
         if (top.size() < ef || d < lower) {
           cand.emplace(d, nb);
+          // The next node to expand is the closest candidate: fetch its links now.
+          __builtin_prefetch(links0 + static_cast<std::size_t>(cand.top().second) * stride);
           if (!allowed || allowed->test(nb)) {
             top.emplace(d, nb);
             if (top.size() > ef) top.pop();

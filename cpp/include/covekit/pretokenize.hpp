@@ -318,4 +318,19 @@ void split(Pattern pattern, std::string_view text, F&& on_piece) {
   }
 }
 
+// The end of the piece of `text` that starts at byte `i` (i < text.size()): one step of
+// split(), for callers that walk the pieces themselves and may stop early.
+inline std::size_t piece_end(Pattern pattern, std::string_view text, std::size_t i) {
+  const detail::Scanner s(text);
+  switch (pattern) {
+    case Pattern::kR50k:
+      return s.next_r50k(i);
+    case Pattern::kCl100k:
+      return s.next_cl100k(i);
+    case Pattern::kO200k:
+      return s.next_o200k(i);
+  }
+  return text.size();
+}
+
 }  // namespace covekit::pretokenize
