@@ -88,6 +88,14 @@ __attribute__((target("avx2,fma"))) float l2_avx2(const float* x, const float* y
   return s;
 }
 
+// GCC 12's masked-load intrinsics trip -Wuninitialized on their own internal
+// placeholder (a compiler bug fixed in GCC 13); the kernels themselves read nothing
+// uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f"))) float dot_avx512(const float* x, const float* y, std::size_t n) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   std::size_t i = 0;
@@ -127,6 +135,9 @@ __attribute__((target("avx512f"))) float l2_avx512(const float* x, const float* 
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 template <float (*Dot)(const float*, const float*, std::size_t)>
