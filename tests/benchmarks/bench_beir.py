@@ -37,6 +37,7 @@ if str(_HERE) not in sys.path:
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
+from doc_block import update_block  # noqa: E402
 from shared_data import beir_dir  # noqa: E402
 
 K_RUN = 100
@@ -166,10 +167,6 @@ def targets(rows: list[Scores]) -> str:
     return "\n".join(lines)
 
 
-BEGIN = "<!-- BEGIN bench_beir.py --markdown -->"
-END = "<!-- END bench_beir.py --markdown -->"
-
-
 def test_beir_scifact() -> None:
     rows = evaluate(with_minilm=False)
     print("\n" + table(rows) + "\n\n" + targets(rows))
@@ -190,11 +187,7 @@ def main() -> int:
     )
     print(text)
     if args.update:
-        doc = args.update.read_text(encoding="utf-8")
-        s, e = doc.find(BEGIN), doc.find(END)
-        if s < 0 or e < s:
-            raise SystemExit(f"{args.update} has no {BEGIN} ... {END} block")
-        args.update.write_text(f"{doc[: s + len(BEGIN)]}\n\n{text}\n\n{doc[e:]}", encoding="utf-8")
+        update_block(args.update, "bench_beir.py", text)
     return 0
 
 

@@ -67,6 +67,7 @@ from bench_tokenizer import (  # noqa: E402
     note_cpu_before,
 )
 from chunk_quality import Quality, Span, measure  # noqa: E402
+from doc_block import update_block  # noqa: E402
 from shared_data import corpus_files, link_tiktoken_cache, tokenizer_dir  # noqa: E402
 
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -1064,18 +1065,6 @@ def test_chunk_threads(
 
 
 # --------------------------------------------------------------------------- script
-BEGIN = "<!-- BEGIN bench_chunking.py --markdown -->"
-END = "<!-- END bench_chunking.py --markdown -->"
-
-
-def update_doc(path: Path, generated: str) -> None:
-    """Replaces the lines between BEGIN and END in ``path`` with ``generated``."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} block to replace")
-    head = text[: start + len(BEGIN)]
-    path.write_text(f"{head}\n\n{generated.strip()}\n\n{text[end:]}", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1143,7 +1132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         text = report(markdown=args.markdown or bool(args.update))
     if args.update:
-        update_doc(Path(args.update), text)
+        update_block(Path(args.update), "bench_chunking.py", text)
         print(f"updated {args.update}", file=sys.stderr)
     else:
         print(text)

@@ -53,6 +53,8 @@ if str(_HERE) not in sys.path:
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
+from doc_block import update_block  # noqa: E402
+
 DIM = 384
 K = 10
 M = 16
@@ -345,10 +347,6 @@ def environment() -> str:
     return "\n".join(f"- {k}: {v}" for k, v in items.items())
 
 
-BEGIN = "<!-- BEGIN bench_retrieval.py --markdown -->"
-END = "<!-- END bench_retrieval.py --markdown -->"
-
-
 @pytest.mark.parametrize("n", [20_000])
 def test_vector_search_against_peers(n: int) -> None:
     res = run(n, rounds=2)
@@ -370,11 +368,7 @@ def main() -> int:
     text = "### Environment\n\n" + environment() + "\n\n" + targets(res) + "\n\n" + tables(res)
     print(text)
     if args.update:
-        doc = args.update.read_text(encoding="utf-8")
-        s, e = doc.find(BEGIN), doc.find(END)
-        if s < 0 or e < s:
-            raise SystemExit(f"{args.update} has no {BEGIN} ... {END} block")
-        args.update.write_text(f"{doc[: s + len(BEGIN)]}\n\n{text}\n\n{doc[e:]}", encoding="utf-8")
+        update_block(args.update, "bench_retrieval.py", text)
     return 0
 
 

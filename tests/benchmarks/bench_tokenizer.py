@@ -52,6 +52,7 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
+from doc_block import markers, update_block  # noqa: E402
 from shared_data import corpus_files, link_tiktoken_cache, tokenizer_dir  # noqa: E402
 
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -1082,25 +1083,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run_memory(name, lib)
 
     if args.update:
-        update_doc(Path(args.update), report(markdown=True))
+        update_block(Path(args.update), "bench_tokenizer.py", report(markdown=True))
         print(f"updated {args.update}", file=sys.stderr)
     else:
         print(report(args.markdown))
     return 0
 
 
-BEGIN = "<!-- BEGIN bench_tokenizer.py --markdown -->"
-END = "<!-- END bench_tokenizer.py --markdown -->"
-
-
-def update_doc(path: Path, generated: str) -> None:
-    """Replaces the lines between BEGIN and END in ``path`` with ``generated``."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} block to replace")
-    head = text[: start + len(BEGIN)]
-    path.write_text(f"{head}\n\n{generated.strip()}\n\n{text[end:]}", encoding="utf-8")
+BEGIN, END = markers("bench_tokenizer.py")
 
 
 if __name__ == "__main__":

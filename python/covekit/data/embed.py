@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from covekit._core import HashingEmbedder as _HashingEmbedder
+from covekit._fileio import atomic_write
 from covekit.errors import (
     EmbeddingError,
     InvalidEmbeddingResponse,
@@ -134,26 +135,6 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
     if not lo <= v <= hi:
         raise InvalidInput(f"{name} must be between {lo} and {hi}, got {v}")
     return v
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that a reader sees the old file or the new one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class HashingEmbedder:
@@ -365,7 +346,7 @@ class HashingEmbedder:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the state to ``path`` atomically (temp file, fsync, rename)."""
-        _atomic_write(Path(path), self.to_bytes())
+        atomic_write(Path(path), self.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> HashingEmbedder:

@@ -26,7 +26,6 @@ skipped, as tiktoken does.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import json
@@ -35,7 +34,6 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from covekit._fileio import atomic_write
 from covekit.errors import (
     InvalidInput,
     TokenizerDataMissing,
@@ -551,30 +550,13 @@ def _failure_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via a flushed, fsynced temp file and os.replace."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        with os.fdopen(os.open(tmp, flags, 0o666), "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def _store_in_cache(source: FileSource, data: bytes) -> None:
     """Cache a verified download where tiktoken would (failures only warn)."""
     folder, user_chosen = _write_cache_dir()
     if folder is None:
         return
     try:
-        _atomic_write(folder / source.cache_name, data)
+        atomic_write(folder / source.cache_name, data)
     except OSError as exc:
         if user_chosen:  # tiktoken raises here; the data is good, so covekit only warns
             warnings.warn(

@@ -53,6 +53,7 @@ from typing import Any, Literal
 import numpy as np
 
 from covekit import hash as ckhash
+from covekit._fileio import atomic_write, fsync_dir
 from covekit.data.bm25 import BM25Index
 from covekit.data.cache import QueryCache
 from covekit.data.chunk import Chunk, Chunker
@@ -145,27 +146,6 @@ def _meta_hash(doc: Document) -> str:
     return ckhash.xxh3_128_hexdigest(
         json.dumps(dict(doc.metadata), sort_keys=True, ensure_ascii=False)
     )
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _file_digest(path: Path) -> tuple[int, int]:
@@ -525,13 +505,13 @@ class KnowledgeBase:
                 }
                 for d, r in sorted(self._docs.items())
             ]
-            _write_atomic(
+            atomic_write(
                 gen / "chunks.json",
                 json.dumps({"chunks": rows, "documents": docs}, ensure_ascii=False).encode(),
             )
             files = ["bm25.idx", "vectors.idx", "chunks.json"]
             if isinstance(self.embedder, HashingEmbedder):
-                _write_atomic(gen / "embedder.bin", self.embedder.to_bytes())
+                atomic_write(gen / "embedder.bin", self.embedder.to_bytes())
                 files.append("embedder.bin")
             manifest = {
                 "format": FORMAT,
@@ -546,11 +526,11 @@ class KnowledgeBase:
                     for n in files
                 },
             }
-            _write_atomic(
+            atomic_write(
                 gen / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode()
             )
-            _fsync_dir(gen)
-            _write_atomic(root / "CURRENT", (gen.name + "\n").encode())
+            fsync_dir(gen)
+            atomic_write(root / "CURRENT", (gen.name + "\n").encode())
             # keep the new generation and the one CURRENT named before (a fallback);
             # drop the rest, including any left half-written by a crashed save
             for g in gens:
