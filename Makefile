@@ -62,7 +62,9 @@ test-cpp: $(SYSTEM_STAMP)
 	$(CTEST_ENV) TSAN_OPTIONS=halt_on_error=1 \
 	    $(BIN)/ctest --test-dir build/cpp-tsan --output-on-failure -j $(JOBS) -R '[Tt]hread'
 
+# hnswlib ships only an sdist whose setup.py needs `wheel` (no build isolation here).
 bench: $(BUILD_STAMP)
+	$(PY) -m pip install -q wheel
 	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
 	$(PY) -m pytest tests/benchmarks -o 'python_files=bench_*.py' -p no:cacheprovider --benchmark-enable -s -q
 
