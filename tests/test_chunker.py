@@ -13,6 +13,7 @@ boundary); chunking is deterministic.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import os
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ import pytest
 import shared_data
 from covekit import Chunk, Chunker, Tokenizer, get_tokenizer
 from covekit import hash as ckhash
+from covekit.data.chunk import _as_doc
 from covekit.errors import InvalidInput
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -260,6 +262,45 @@ def test_surrogates_map_back(tok: Tokenizer, text: str) -> None:
     for c in chunker.chunk(text):
         assert text[c.start : c.end] == c.text
         assert c.token_count <= 8
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "token", "sentence"])
+@settings(max_examples=EXAMPLES)
+@given(text=st.one_of(UNICODE_TEXT, markdown_docs()), max_tokens=LIMITS)
+def test_native_chunk_objects_equal_the_python_built_ones(
+    tok: Tokenizer, strategy: str, text: str, max_tokens: int
+) -> None:
+    # chunk() and chunk_batch() have the core build Chunk objects through the slots of
+    # the dataclass; the path they skip (arrays, then Chunk(...) in Python) still serves
+    # semantic chunking and text with lone surrogates. Both must give the same objects.
+    chunker = make(tok, strategy, max_tokens, 0)
+    meta = {"lang": "x", "n": [1, 2]}
+    acl = ("role:a", "user:1")
+    doc = _as_doc(text, "d-1", meta, acl)
+    python_built = chunker._build(doc, *chunker._run(doc))
+    native = chunker.chunk(text, doc_id="d-1", metadata=meta, acl=acl)
+    assert native == python_built
+    assert [type(c) for c in native] == [Chunk] * len(native)
+    for c in native:
+        assert c.metadata == meta and c.acl == acl and c.doc_id == "d-1"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            c.text = "changed"  # type: ignore[misc]
+    assert chunker.chunk_batch([text, text], num_threads=1) == [chunker.chunk(text)] * 2
+
+
+def test_native_chunker_rejects_a_chunk_type_without_the_slots(tok: Tokenizer) -> None:
+    from covekit._core import Chunker as NativeChunker
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        text: str
+
+    for bad in (NoSlots, int, "Chunk"):
+        with pytest.raises(TypeError, match="chunk_type"):
+            NativeChunker(tok._impl, 8, 0, "recursive", 0, True, "exact", bad)
+    plain = NativeChunker(tok._impl, 8, 0, "recursive", 0, True)
+    with pytest.raises(InvalidInput, match="chunk_type"):
+        plain.chunk_objects("text", "", {}, ())
 
 
 # ------------------------------------------------------------------------ normal cases

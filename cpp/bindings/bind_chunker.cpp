@@ -1,6 +1,7 @@
 // Bindings of covekit::chunking::Chunker. Arguments are converted with the GIL held;
 // the chunking (tokenization, boundaries, exact counts, offsets, ids) runs with the GIL
 // released; the results are built after, as numpy arrays of one chunk field each.
+#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,9 +19,76 @@ namespace {
 
 using chunking::ChunkResult;
 
+// Builds instances of covekit.Chunk (a frozen dataclass with slots) without running its
+// generated __init__: the type allocates the instance and each field is stored through
+// the slot's member descriptor, which is what __init__'s object.__setattr__ calls do,
+// minus the interpreter (about 1 us per chunk, a tenth of chunk() on short documents).
+class ChunkFactory {
+ public:
+  static constexpr std::array<const char*, 10> kFields = {
+      "text", "start", "end", "token_count", "index", "id", "doc_id", "heading_path", "metadata", "acl"};
+
+  ChunkFactory() = default;
+  explicit ChunkFactory(py::handle type) {
+    if (!PyType_Check(type.ptr())) throw py::type_error("chunk_type must be a class");
+    type_ = py::reinterpret_borrow<py::object>(type);
+    for (std::size_t i = 0; i < kFields.size(); ++i) {
+      py::object d = py::getattr(type, kFields[i], py::none());
+      if (!Py_IS_TYPE(d.ptr(), &PyMemberDescr_Type) || Py_TYPE(d.ptr())->tp_descr_set == nullptr)
+        throw py::type_error(std::string("chunk_type must declare __slots__ with the field '") + kFields[i] + "'");
+      setters_[i] = std::move(d);
+    }
+  }
+  [[nodiscard]] bool enabled() const noexcept { return static_cast<bool>(type_); }
+
+  // A new instance with the fields in kFields order; steals nothing.
+  [[nodiscard]] py::object make(const std::array<py::handle, 10>& values) const {
+    auto* tp = reinterpret_cast<PyTypeObject*>(type_.ptr());
+    py::object obj = py::reinterpret_steal<py::object>(tp->tp_alloc(tp, 0));
+    if (!obj) throw py::error_already_set();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      PyObject* d = setters_[i].ptr();
+      if (Py_TYPE(d)->tp_descr_set(d, obj.ptr(), values[i].ptr()) != 0) throw py::error_already_set();
+    }
+    return obj;
+  }
+
+  // The chunks of one document; `data` is the UTF-8 of the str `text`.
+  [[nodiscard]] py::list build(py::handle text, const char* data, const ChunkResult& r, py::handle doc_id,
+                               py::handle metadata, py::handle acl) const {
+    std::vector<py::object> paths;
+    paths.reserve(r.heading_paths.size());
+    for (const auto& p : r.heading_paths) {
+      py::tuple titles(p.size());
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        PyObject* t =
+            PyUnicode_DecodeUTF8(data + p[k].first, static_cast<Py_ssize_t>(p[k].second - p[k].first), "replace");
+        if (!t) throw py::error_already_set();
+        titles[k] = py::reinterpret_steal<py::str>(t);
+      }
+      paths.push_back(std::move(titles));
+    }
+    py::list out(r.chunks.size());
+    for (std::size_t i = 0; i < r.chunks.size(); ++i) {
+      const auto& ch = r.chunks[i];
+      py::object piece = py::reinterpret_steal<py::object>(
+          PyUnicode_Substring(text.ptr(), static_cast<Py_ssize_t>(ch.start), static_cast<Py_ssize_t>(ch.stop)));
+      if (!piece) throw py::error_already_set();
+      const py::int_ start(ch.start), stop(ch.stop), count(ch.token_count), index(i), hash(ch.id);
+      out[i] = make({piece, start, stop, count, index, hash, doc_id, paths[ch.heading_path], metadata, acl});
+    }
+    return out;
+  }
+
+ private:
+  py::object type_;
+  std::array<py::object, 10> setters_;
+};
+
 struct PyChunker {
   py::object tokenizer;  // keeps the native tokenizer alive
   std::unique_ptr<chunking::Chunker> core;
+  ChunkFactory factory;  // covekit.Chunk, when given
 };
 
 // One document's chunks as a tuple of arrays:
@@ -74,7 +142,7 @@ void register_chunker(py::module_& m) {
   py::class_<PyChunker>(m, "Chunker", "Token-exact chunker (native core of covekit.Chunker).")
       .def(py::init([](py::object tokenizer, std::size_t max_tokens, std::size_t overlap_tokens,
                                      const std::string& strategy, std::size_t overlap_sentences, bool markdown,
-                                     const std::string& overlap) {
+                                     const std::string& overlap, py::handle chunk_type) {
              if (!py::isinstance<PyTokenizer>(tokenizer))
                throw py::type_error("tokenizer must be a covekit.Tokenizer, not " +
                                     std::string(py::str(py::type::handle_of(tokenizer).attr("__name__"))));
@@ -91,10 +159,12 @@ void register_chunker(py::module_& m) {
              auto self = std::make_unique<PyChunker>();
              self->tokenizer = tokenizer;
              self->core = std::make_unique<chunking::Chunker>(tok, o);
+             if (!chunk_type.is_none()) self->factory = ChunkFactory(chunk_type);
              return self;
            }),
            py::arg("tokenizer"), py::arg("max_tokens"), py::arg("overlap_tokens"), py::arg("strategy"),
-           py::arg("overlap_sentences"), py::arg("markdown"), py::arg("overlap") = "exact")
+           py::arg("overlap_sentences"), py::arg("markdown"), py::arg("overlap") = "exact",
+           py::arg("chunk_type") = py::none())
       .def_property_readonly("max_tokens", [](const PyChunker& c) { return c.core->options().max_tokens; })
       .def_property_readonly("overlap_tokens", [](const PyChunker& c) { return c.core->options().overlap_tokens; })
       .def_property_readonly("overlap_sentences",
@@ -121,6 +191,69 @@ void register_chunker(py::module_& m) {
           },
           py::arg("text"), py::arg("doc_id") = "", py::arg("breaks") = py::none(),
           "Chunks one text: (start, end, token_count, id, heading_path_index, heading_paths).")
+      .def(
+          "chunk_objects",
+          [](const PyChunker& c, py::handle text, py::str doc_id, py::handle metadata,
+             py::handle acl) -> py::object {
+            if (!c.factory.enabled()) throw InvalidInput("this Chunker was made without chunk_type");
+            if (!PyUnicode_Check(text.ptr())) throw py::type_error("text must be a str");
+            Py_ssize_t n = 0;
+            const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &n);
+            if (data == nullptr) {
+              // Lone surrogates: the caller maps offsets through tiktoken's repair instead.
+              if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) throw py::error_already_set();
+              PyErr_Clear();
+              return py::none();
+            }
+            const std::string_view view(data, static_cast<std::size_t>(n));
+            const std::string id = doc_id;
+            ChunkResult r;
+            {
+              py::gil_scoped_release release;
+              r = c.core->chunk(view, id, {});
+            }
+            return c.factory.build(text, data, r, doc_id, metadata, acl);
+          },
+          py::arg("text"), py::arg("doc_id"), py::arg("metadata"), py::arg("acl"),
+          "chunk() as a list of chunk_type instances; None for text with lone surrogates.")
+      .def(
+          "chunk_many_objects",
+          [](const PyChunker& c, py::list texts, py::list doc_ids, py::list metadatas, py::list acls) -> py::object {
+            if (!c.factory.enabled()) throw InvalidInput("this Chunker was made without chunk_type");
+            const std::size_t n = texts.size();
+            if (doc_ids.size() != n || metadatas.size() != n || acls.size() != n)
+              throw InvalidInput("texts, doc_ids, metadatas and acls must have the same length");
+            std::vector<std::string_view> views(n);
+            std::vector<std::string> ids(n);
+            for (std::size_t i = 0; i < n; ++i) {
+              py::handle t = texts[i];
+              if (!PyUnicode_Check(t.ptr())) throw py::type_error("each text must be a str");
+              Py_ssize_t len = 0;
+              const char* data = PyUnicode_AsUTF8AndSize(t.ptr(), &len);
+              if (data == nullptr) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) throw py::error_already_set();
+                PyErr_Clear();
+                return py::none();
+              }
+              views[i] = std::string_view(data, static_cast<std::size_t>(len));
+              ids[i] = py::cast<std::string>(doc_ids[i]);
+            }
+            std::vector<ChunkResult> results(n);
+            {
+              py::gil_scoped_release release;
+              std::size_t total = 0;
+              for (const auto v : views) total += v.size();
+              // One scratch for the whole slice: its memos carry over from document to document.
+              auto scratch = c.core->tokenizer().make_scratch(total, true);
+              for (std::size_t i = 0; i < n; ++i) results[i] = c.core->chunk(views[i], ids[i], {}, scratch);
+            }
+            py::list out(n);
+            for (std::size_t i = 0; i < n; ++i)
+              out[i] = c.factory.build(texts[i], views[i].data(), results[i], doc_ids[i], metadatas[i], acls[i]);
+            return std::move(out);
+          },
+          py::arg("texts"), py::arg("doc_ids"), py::arg("metadatas"), py::arg("acls"),
+          "chunk_objects() of many texts, GIL-free; None when one has lone surrogates.")
       .def(
           "chunk_many",
           [](const PyChunker& c, py::iterable texts, py::iterable doc_ids) {

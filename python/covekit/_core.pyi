@@ -148,6 +148,7 @@ class Chunker:
         overlap_sentences: int,
         markdown: bool,
         overlap: str = "exact",
+        chunk_type: type | None = None,
     ) -> None: ...
     @property
     def max_tokens(self) -> int: ...
@@ -172,6 +173,18 @@ class Chunker:
         list[tuple[str, ...]],
     ]:
         """Chunks one text: (start, end, token_count, id, heading_path_index, heading_paths)."""
+    def chunk_objects(
+        self, text: str, doc_id: str, metadata: Any, acl: tuple[str, ...]
+    ) -> list[Any] | None:
+        """chunk() as a list of chunk_type instances; None for text with lone surrogates."""
+    def chunk_many_objects(
+        self,
+        texts: list[str],
+        doc_ids: list[str],
+        metadatas: list[Any],
+        acls: list[tuple[str, ...]],
+    ) -> list[list[Any]] | None:
+        """chunk_objects() of many texts, GIL-free; None when one has lone surrogates."""
     def chunk_many(
         self, texts: Iterable[str | bytes], doc_ids: Iterable[str]
     ) -> list[

@@ -223,6 +223,7 @@ class Chunker:
             overlap_sentences,
             markdown,
             overlap,
+            Chunk,
         )
         self._embedder = embedder
         self._percentile = float(breakpoint_percentile)
@@ -352,6 +353,11 @@ class Chunker:
         ['First sentence here. Second one follows.', 'Third.']
         """
         doc = _as_doc(document, doc_id, metadata, acl)
+        if self._embedder is None:
+            # The native core builds the Chunk objects (None: text with lone surrogates).
+            chunks = self._impl.chunk_objects(*doc)
+            if chunks is not None:
+                return chunks
         raw, index_map = self._run(doc)
         return self._build(doc, raw, index_map)
 
@@ -410,6 +416,11 @@ class Chunker:
         return [chunks for part in parts for chunks in part]
 
     def _work(self, docs: list[_Doc], base: int, as_columns: bool) -> Any:
+        if not as_columns and self._embedder is None:
+            columns = [list(c) for c in zip(*docs, strict=True)] if docs else [[], [], [], []]
+            chunks = self._impl.chunk_many_objects(*columns)
+            if chunks is not None:
+                return chunks
         raws = self._run_many(docs)
         if as_columns:
             return self._columns(docs, raws, base)
