@@ -8,6 +8,9 @@ from __future__ import annotations
 import doctest
 import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -356,6 +359,49 @@ def test_corrupt_truncated_and_mismatched_files(tmp_path: Path) -> None:
         VectorIndex.load(tmp_path / "missing.cvk")
     with pytest.raises(InvalidInput, match="directory"):
         VectorIndex.load(tmp_path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc (VmHWM)")
+def test_save_streams_the_image_and_load_maps_it_without_a_second_copy(tmp_path: Path) -> None:
+    # save() streams the image to the file (it must equal to_bytes()); load() reads the
+    # file through a memory map and drops each part once used, so the peak memory of a
+    # load is about the index itself, not the index plus a copy of the file.
+    n, dim = 40_000, 256
+    rng = np.random.default_rng(5)
+    index = VectorIndex(dim, metric="ip", M=4, ef_construction=8, seed=1)
+    index.add(np.arange(n, dtype=np.uint64), rng.standard_normal((n, dim), dtype=np.float32))
+    index.delete([3, 4])
+    path = tmp_path / "big.cvk"
+    index.save(path)
+    assert path.read_bytes() == index.to_bytes()
+    size = path.stat().st_size
+    assert size > 40_000_000
+    probe = textwrap.dedent(
+        f"""
+        from covekit import VectorIndex
+
+        def peak_kb():
+            with open("/proc/self/status") as f:
+                return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
+
+        before = peak_kb()
+        index = VectorIndex.load({str(path)!r})
+        after = peak_kb()
+        assert len(index) == {n - 2}, len(index)
+        print((after - before) * 1024)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    )
+    growth = int(out.stdout.split()[-1])
+    # The index itself is about the file's size (so the peak must grow by at least half
+    # of it, or the measurement is broken); a load through a full in-memory copy of the
+    # file peaked at twice the size.
+    assert 0.5 * size < growth < 1.4 * size, (growth, size)
+    loaded = VectorIndex.load(path)
+    q = rng.standard_normal((5, dim), dtype=np.float32)
+    assert np.array_equal(loaded.search(q, k=5)[0], index.search(q, k=5)[0])
 
 
 # ---- threads ------------------------------------------------------------------------

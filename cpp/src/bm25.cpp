@@ -8,24 +8,17 @@
 
 #include "covekit/bm25.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <mutex>
-#include <random>
-#include <sstream>
 #include <thread>
 
 #include "covekit/errors.hpp"
 #include "covekit/hash.hpp"
+#include "fileio.hpp"
 
 namespace covekit::bm25 {
 
@@ -224,22 +217,6 @@ class Reader {
   const std::string& path_;
   std::size_t pos_ = 0;
 };
-
-std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, std::string_view data, const std::string& path) {
-  const char* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error("cannot write " + path + ": " + errno_text());
-    }
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
-}
 
 }  // namespace
 
@@ -894,50 +871,11 @@ std::string Index::to_bytes() const {
   return buf;
 }
 
-void Index::save(const std::string& path) const {
-  const std::string buf = to_bytes();
-  // Temp file beside the target, fsync, rename, fsync the folder.
-  std::random_device rd;
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot create " + tmp + ": " + errno_text() + "; check that the folder exists and is writable");
-  try {
-    write_all(fd, buf, tmp);
-    if (::fsync(fd) != 0) throw Error("cannot fsync " + tmp + ": " + errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw Error("cannot close " + tmp + ": " + errno_text());
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path + ": " + why);
-  }
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
+void Index::save(const std::string& path) const { fileio::write_file_atomic(path, to_bytes()); }
 
 std::unique_ptr<Index> Index::load(const std::string& path) {
-  std::string data;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot open " + path + ": " + errno_text());
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error("cannot read " + path + ": " + errno_text());
-    data = std::move(ss).str();
-  }
-  return from_bytes(data, path);
+  const fileio::MappedFile file(path);
+  return from_bytes(file.bytes(), path);
 }
 
 std::unique_ptr<Index> Index::from_bytes(std::string_view data, const std::string& path) {

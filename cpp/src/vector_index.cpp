@@ -21,10 +21,12 @@
 #include <unordered_set>
 
 #include <hnswlib/hnswlib.h>
+#include <xxhash.h>
 
 #include "covekit/simd_distance.hpp"
 
 #include "binio.hpp"
+#include "fileio.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/hash.hpp"
 
@@ -695,50 +697,133 @@ namespace {
 constexpr std::size_t kHeaderSize = 88;
 }
 
-std::string VectorIndex::serialize() const {
+namespace {
+
+// Where an index image goes: a string (to_bytes) or a file (save). The payload's XXH3 is
+// computed as the bytes pass, and the large blocks (the vectors and level-0 links) are
+// written from the graph's memory, so saving never holds a second copy of the index.
+// The header (which holds the payload's size and checksum) is filled in at the end.
+class ImageWriter {
+ public:
+  explicit ImageWriter(std::string& out) : out_(&out) {
+    out_->assign(kHeaderSize, '\0');
+    reset();
+  }
+  ImageWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
+    const std::string zeros(kHeaderSize, '\0');
+    write_all(zeros.data(), zeros.size());
+    reset();
+  }
+
+  std::string& buf() noexcept { return buf_; }  // small fields are appended here
+  void maybe_flush() {
+    if (buf_.size() >= kFlushAt) flush();
+  }
+  void block(const void* p, std::size_t n) {
+    flush();
+    emit(p, n);
+  }
+  void flush() {
+    emit(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+  [[nodiscard]] uint64_t payload_size() const noexcept { return size_; }
+  [[nodiscard]] uint64_t payload_hash() const noexcept { return XXH3_64bits_digest(state_.get()); }
+
+  void header(std::string_view h) {
+    if (out_) {
+      std::memcpy(out_->data(), h.data(), h.size());
+      return;
+    }
+    std::size_t off = 0;
+    while (off < h.size()) {
+      const ssize_t w = ::pwrite(fd_, h.data() + off, h.size() - off, static_cast<off_t>(off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw InvalidInput("cannot write '" + path_ + "': " + std::strerror(errno));
+      off += static_cast<std::size_t>(w);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kFlushAt = std::size_t{1} << 20;
+  void reset() {
+    if (!state_ || XXH3_64bits_reset(state_.get()) != XXH_OK) throw std::bad_alloc();
+  }
+  void emit(const void* p, std::size_t n) {
+    if (n == 0) return;
+    XXH3_64bits_update(state_.get(), p, n);
+    size_ += n;
+    if (out_) out_->append(static_cast<const char*>(p), n);
+    else write_all(p, n);
+  }
+  void write_all(const void* p, std::size_t n) { fileio::write_all(fd_, p, n, path_); }
+
+  std::string* out_ = nullptr;
+  int fd_ = -1;
+  std::string path_;
+  std::string buf_;
+  uint64_t size_ = 0;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state_{XXH3_createState(), &XXH3_freeState};
+};
+
+}  // namespace
+
+template <class Writer>
+void VectorIndex::write_image(Writer& w) const {
   const Impl& im = *impl_;
   Impl::ReadLock l(im);
   const Hnsw& h = *im.hnsw;
-  std::string payload;
-  binio::put<uint64_t>(payload, im.ef.load());
-  binio::put<int32_t>(payload, h.maxlevel_);
-  binio::put<uint32_t>(payload, h.enterpoint_node_);
-  binio::put<uint64_t>(payload, h.size_data_per_element_);
-  binio::put_bytes(payload, h.data_level0_memory_, h.cur_element_count * h.size_data_per_element_);
+  std::string& b = w.buf();
+  binio::put<uint64_t>(b, im.ef.load());
+  binio::put<int32_t>(b, h.maxlevel_);
+  binio::put<uint32_t>(b, h.enterpoint_node_);
+  binio::put<uint64_t>(b, h.size_data_per_element_);
+  w.block(h.data_level0_memory_, h.cur_element_count * h.size_data_per_element_);
   for (std::size_t i = 0; i < h.cur_element_count; ++i) {
     const uint32_t bytes =
         h.element_levels_[i] > 0 ? static_cast<uint32_t>(h.size_links_per_element_ * h.element_levels_[i]) : 0;
-    binio::put<uint32_t>(payload, bytes);
-    if (bytes) binio::put_bytes(payload, h.linkLists_[i], bytes);
+    binio::put<uint32_t>(b, bytes);
+    if (bytes) binio::put_bytes(b, h.linkLists_[i], bytes);
+    w.maybe_flush();
   }
   {
     std::ostringstream rng;
     rng << h.level_generator_;
-    binio::put_str(payload, rng.str());
+    binio::put_str(b, rng.str());
   }
-  binio::put<uint32_t>(payload, static_cast<uint32_t>(im.free_slots.size()));
-  for (uint32_t s : im.free_slots) binio::put<uint32_t>(payload, s);
-  im.attrs.write(payload);
+  binio::put<uint32_t>(b, static_cast<uint32_t>(im.free_slots.size()));
+  for (uint32_t s : im.free_slots) binio::put<uint32_t>(b, s);
+  w.flush();
+  im.attrs.write(b);
+  w.flush();
 
+  std::string hdr;
+  hdr.reserve(kHeaderSize);
+  binio::put_bytes(hdr, kMagic, 8);
+  binio::put<uint32_t>(hdr, kFormatVersion);
+  binio::put<uint32_t>(hdr, static_cast<uint32_t>(im.opt.metric));
+  binio::put<uint64_t>(hdr, im.opt.dim);
+  binio::put<uint64_t>(hdr, im.opt.M);
+  binio::put<uint64_t>(hdr, im.opt.ef_construction);
+  binio::put<uint64_t>(hdr, im.opt.seed);
+  binio::put<uint64_t>(hdr, im.live_count);
+  binio::put<uint64_t>(hdr, h.cur_element_count);
+  binio::put<uint64_t>(hdr, w.payload_size());
+  binio::put<uint64_t>(hdr, w.payload_hash());
+  binio::put<uint64_t>(hdr, hash::xxh3_64(hdr));
+  w.header(hdr);
+}
+
+std::string VectorIndex::serialize() const {
   std::string out;
-  out.reserve(kHeaderSize + payload.size());
-  binio::put_bytes(out, kMagic, 8);
-  binio::put<uint32_t>(out, kFormatVersion);
-  binio::put<uint32_t>(out, static_cast<uint32_t>(im.opt.metric));
-  binio::put<uint64_t>(out, im.opt.dim);
-  binio::put<uint64_t>(out, im.opt.M);
-  binio::put<uint64_t>(out, im.opt.ef_construction);
-  binio::put<uint64_t>(out, im.opt.seed);
-  binio::put<uint64_t>(out, im.live_count);
-  binio::put<uint64_t>(out, h.cur_element_count);
-  binio::put<uint64_t>(out, payload.size());
-  binio::put<uint64_t>(out, hash::xxh3_64(payload));
-  binio::put<uint64_t>(out, hash::xxh3_64(out));
-  out += payload;
+  ImageWriter w(out);
+  write_image(w);
   return out;
 }
 
-std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
+std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) { return deserialize(bytes, {}); }
+
+std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes, const Release& release) {
   auto corrupt = [](const std::string& why) -> IndexFileCorrupt {
     return IndexFileCorrupt("not a valid covekit vector index: " + why);
   };
@@ -767,7 +852,20 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
     throw corrupt("the payload is " + std::to_string(bytes.size() - kHeaderSize) + " bytes, the header says " +
                   std::to_string(payload_size) + " (truncated or appended to)");
   std::string_view in = bytes.substr(kHeaderSize);
-  if (hash::xxh3_64(in) != payload_hash) throw corrupt("the payload checksum does not match (the file is damaged)");
+  constexpr std::size_t kPiece = std::size_t{8} << 20;
+  {
+    // In pieces, each handed to `release` once hashed: a mapped file then never has
+    // more than one piece resident for the checksum.
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> st{XXH3_createState(), &XXH3_freeState};
+    if (!st || XXH3_64bits_reset(st.get()) != XXH_OK) throw std::bad_alloc();
+    for (std::size_t off = 0; off < in.size(); off += kPiece) {
+      const std::string_view piece = in.substr(off, kPiece);
+      XXH3_64bits_update(st.get(), piece.data(), piece.size());
+      if (release) release(piece);
+    }
+    if (XXH3_64bits_digest(st.get()) != payload_hash)
+      throw corrupt("the payload checksum does not match (the file is damaged)");
+  }
   if (metric > 2) throw corrupt("unknown metric code " + std::to_string(metric));
   o.metric = static_cast<Metric>(metric);
   if (count > slots || slots >= std::numeric_limits<uint32_t>::max()) throw corrupt("inconsistent counts");
@@ -787,7 +885,11 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
   if (per_element != h.size_data_per_element_) throw corrupt("the element size does not match dim and M");
   const std::string_view level0 = binio::get_bytes(in, slots * per_element, "vectors");  // before allocating
   im->grow(std::max<std::size_t>(slots, 1));
-  std::memcpy(h.data_level0_memory_, level0.data(), level0.size());
+  for (std::size_t off = 0; off < level0.size(); off += kPiece) {
+    const std::string_view piece = level0.substr(off, kPiece);
+    std::memcpy(h.data_level0_memory_ + off, piece.data(), piece.size());
+    if (release) release(piece);
+  }
   h.cur_element_count = slots;  // from here on the destructor frees linkLists_[0, slots)
   for (std::size_t i = 0; i < slots; ++i) {
     const auto* v = reinterpret_cast<const float*>(h.getDataByInternalId(static_cast<tableint>(i)));
@@ -870,89 +972,16 @@ std::unique_ptr<VectorIndex> VectorIndex::deserialize(std::string_view bytes) {
   return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(im)));
 }
 
-// ---- files -----------------------------------------------------------------------------
-
-namespace {
-
-[[noreturn]] void io_error(const std::string& what, const std::string& path) {
-  throw InvalidInput(what + " '" + path + "': " + std::strerror(errno));
+void VectorIndex::save(const std::string& path) const {
+  fileio::write_file_atomic(path, [&](int fd, const std::string& tmp) {
+    ImageWriter w(fd, tmp);
+    write_image(w);
+  });
 }
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-}  // namespace
-
-void write_file_atomic(const std::string& path, std::string_view data) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  fs::path dir = target.parent_path();
-  if (dir.empty()) dir = ".";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const fs::path tmp = dir / (target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                              std::to_string(rng() & 0xffffffffu));
-  {
-    Fd f;
-    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (f.fd < 0) io_error("cannot create", tmp.string());
-    std::size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t w = ::write(f.fd, data.data() + off, data.size() - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        errno = e;
-        io_error("cannot write", tmp.string());
-      }
-      off += static_cast<std::size_t>(w);
-    }
-    if (::fsync(f.fd) != 0) {
-      const int e = errno;
-      ::unlink(tmp.c_str());
-      errno = e;
-      io_error("cannot fsync", tmp.string());
-    }
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
-    io_error("cannot rename the temporary file onto", path);
-  }
-  Fd d;
-  d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d.fd >= 0) ::fsync(d.fd);  // best effort: some filesystems refuse directory fsync
+std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path) {
+  const fileio::MappedFile file(path);
+  return deserialize(file.bytes(), [&](std::string_view done) { file.release(done); });
 }
-
-std::string read_file(const std::string& path) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) io_error("cannot open", path);
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) io_error("cannot stat", path);
-  if (S_ISDIR(st.st_mode)) throw InvalidInput("'" + path + "' is a directory; pass the index file");
-  std::string out(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t off = 0;
-  while (off < out.size()) {
-    const ssize_t r = ::read(f.fd, out.data() + off, out.size() - off);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      io_error("cannot read", path);
-    }
-    if (r == 0) break;
-    off += static_cast<std::size_t>(r);
-  }
-  out.resize(off);
-  return out;
-}
-
-void VectorIndex::save(const std::string& path) const { write_file_atomic(path, serialize()); }
-
-std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path) { return deserialize(read_file(path)); }
 
 }  // namespace covekit::vector

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -113,18 +114,23 @@ class VectorIndex {
   [[nodiscard]] std::string serialize() const;
   static std::unique_ptr<VectorIndex> deserialize(std::string_view bytes);
   // Atomic save: temp file in the same directory, fsync, rename, fsync the directory.
+  // The image is streamed to the file (no copy of the index in memory); writers wait
+  // while it is written, searches do not.
   void save(const std::string& path) const;
+  // Reads the file through a read-only memory map (no copy of the file in memory: peak
+  // memory is the loaded index plus reclaimable page cache).
   static std::unique_ptr<VectorIndex> load(const std::string& path);
 
  private:
   struct Impl;
+  template <class Writer>
+  void write_image(Writer& w) const;
+  // deserialize(), calling `release` with each part of `bytes` it is done with (a mapped
+  // file drops those pages, so loading never holds the whole file and the index).
+  using Release = std::function<void(std::string_view)>;
+  static std::unique_ptr<VectorIndex> deserialize(std::string_view bytes, const Release& release);
   explicit VectorIndex(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Writes `data` to `path` atomically (temp file beside it, fsync, rename, fsync dir).
-void write_file_atomic(const std::string& path, std::string_view data);
-// Reads a whole file; IndexFileCorrupt-free: throws InvalidInput when it cannot be read.
-std::string read_file(const std::string& path);
 
 }  // namespace covekit::vector
