@@ -143,7 +143,7 @@ bool ipv6(std::string_view s) {
 bool hostname_label(std::string_view l, bool idn) {
   if (l.empty() || l.size() > 63) return false;
   if (l.front() == '-' || l.back() == '-') return false;
-  if (l.size() >= 4 && l[2] == '-' && l[3] == '-' && !(l.substr(0, 2) == "xn" || l.substr(0, 2) == "XN")) return false;
+  if (l.size() >= 4 && l[2] == '-' && l[3] == '-' && !(l.substr(0, 2) == "xn")) return false;
   for (unsigned char c : l) {
     if (std::isalnum(c) || c == '-') continue;
     if (idn && c >= 0x80) continue;
@@ -153,8 +153,7 @@ bool hostname_label(std::string_view l, bool idn) {
 }
 
 bool hostname(std::string_view s, bool idn) {
-  if (s.empty() || s.size() > 253) return false;
-  if (s.back() == '.') s.remove_suffix(1);
+  if (s.empty() || s.size() > 253 || s.back() == '.') return false;
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = s.find('.', start);
