@@ -22,6 +22,8 @@ struct ErrorClasses {
   PyObject* embedding = nullptr;
   PyObject* state_corrupt = nullptr;
   PyObject* index_corrupt = nullptr;
+  PyObject* invalid_json = nullptr;
+  PyObject* schema_error = nullptr;
 };
 
 ErrorClasses& classes() {
@@ -38,6 +40,29 @@ PyObject* make(py::module_& m, const char* name, const char* doc, std::initializ
   if (!cls) throw py::error_already_set();
   m.add_object(name, py::reinterpret_borrow<py::object>(cls));
   return cls;
+}
+
+PyObject* none() {
+  Py_INCREF(Py_None);
+  return Py_None;
+}
+
+// Sets exc.name = value (a new reference, consumed).
+void set_attr(PyObject* exc, const char* name, PyObject* value) {
+  if (value) {
+    PyObject_SetAttrString(exc, name, value);
+    Py_DECREF(value);
+  }
+}
+
+// Raises an instance of `cls` with `message` and attributes set by `fill`.
+template <class Fill>
+void raise_with(PyObject* cls, const char* message, Fill&& fill) {
+  PyObject* exc = PyObject_CallFunction(cls, "s", message);
+  if (!exc) return;  // the call's own error stays set
+  fill(exc);
+  PyErr_SetObject(cls, exc);
+  Py_DECREF(exc);
 }
 
 }  // namespace
@@ -67,6 +92,12 @@ void register_errors(py::module_& m) {
                          "An index file that is not one, is truncated, fails its checksum or has an "
                          "unsupported format version.",
                          {c.base, PyExc_ValueError});
+  c.invalid_json = make(m, "InvalidJSON",
+                        "JSON text that does not parse; offset, line and column say where (None when unknown).",
+                        {c.invalid_input});
+  c.schema_error = make(m, "SchemaError",
+                        "A JSON Schema that does not compile; pointer is the JSON Pointer of the fault in it.",
+                        {c.base, PyExc_ValueError});
   // KeyError quotes its message; show it plainly.
   py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
@@ -75,6 +106,17 @@ void register_errors(py::module_& m) {
     const ErrorClasses& k = classes();
     try {
       std::rethrow_exception(p);
+    } catch (const InvalidJSON& e) {
+      raise_with(k.invalid_json, e.what(), [&](PyObject* exc) {
+        const bool known = e.offset() != InvalidJSON::npos;
+        set_attr(exc, "offset", known ? PyLong_FromSize_t(e.offset()) : none());
+        set_attr(exc, "line", known ? PyLong_FromSize_t(e.line()) : none());
+        set_attr(exc, "column", known ? PyLong_FromSize_t(e.column()) : none());
+      });
+    } catch (const SchemaError& e) {
+      raise_with(k.schema_error, e.what(), [&](PyObject* exc) {
+        set_attr(exc, "pointer", PyUnicode_FromStringAndSize(e.pointer().data(), static_cast<Py_ssize_t>(e.pointer().size())));
+      });
     } catch (const InvalidUtf8& e) {
       PyErr_SetString(k.invalid_utf8, e.what());
     } catch (const InvalidInput& e) {

@@ -43,6 +43,9 @@ from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
 from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
+from covekit.execution.schema import Schema as Schema
+from covekit.execution.schema import SchemaViolation as SchemaViolation
+from covekit.execution.schema import ValidationResult as ValidationResult
 
 __version__ = "0.1.0"
 
@@ -70,11 +73,14 @@ __all__ = [
     "OpenAICompatibleEmbedder",
     "QueryCache",
     "RetrievalHit",
+    "Schema",
+    "SchemaViolation",
     "SearchHit",
     "SentenceTransformerEmbedder",
     "SignalScore",
     "Skipped",
     "Tokenizer",
+    "ValidationResult",
     "VectorIndex",
     "__version__",
     "calibrate_threshold",

@@ -41,6 +41,18 @@ class EmbeddingError(CovekitError):
 class EmbedderStateCorrupt(EmbeddingError, ValueError):
     """A saved embedder state that is truncated, altered or of another format."""
 
+class InvalidJSON(InvalidInput):
+    """JSON text that does not parse; offset, line and column say where (None when unknown)."""
+
+    offset: int | None
+    line: int | None
+    column: int | None
+
+class SchemaError(CovekitError, ValueError):
+    """A JSON Schema that does not compile; pointer is the JSON Pointer of the fault in it."""
+
+    pointer: str
+
 def xxh3_64(data: Any, seed: int = 0) -> int:
     """XXH3-64 of bytes (a str is hashed as its UTF-8)."""
 
@@ -383,3 +395,19 @@ class VectorIndex:
     def save(self, path: str) -> None: ...
     @staticmethod
     def load(path: str) -> VectorIndex: ...
+
+_Violation = tuple[str, str, str | None, str, str]
+
+class JsonSchema:
+    """A compiled JSON Schema (use covekit.Schema)."""
+
+    def __init__(
+        self, schema_json: str | bytes, registry: list[tuple[str, str]] = ..., format_assertion: bool = False
+    ) -> None: ...
+    def is_valid_json(self, text: str | bytes) -> bool: ...
+    def validate_json(self, text: str | bytes, all_errors: bool = False) -> list[_Violation]: ...
+    def is_valid(self, obj: Any) -> bool: ...
+    def validate(self, obj: Any, all_errors: bool = False) -> list[_Violation]: ...
+
+def parse_json(text: str | bytes) -> Any:
+    """Parses JSON text into Python objects (simdjson; integers of any size). Raises InvalidJSON."""

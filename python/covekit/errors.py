@@ -39,10 +39,16 @@ from covekit._core import (
     InvalidInput as InvalidInput,
 )
 from covekit._core import (
+    InvalidJSON as InvalidJSON,
+)
+from covekit._core import (
     InvalidTokenId as InvalidTokenId,
 )
 from covekit._core import (
     InvalidUtf8 as InvalidUtf8,
+)
+from covekit._core import (
+    SchemaError as SchemaError,
 )
 from covekit._core import (
     TokenizerError as TokenizerError,
@@ -75,6 +81,27 @@ _NATIVE_DOCS = {
     ... except InvalidUtf8 as exc:
     ...     print(str(exc).split(" (")[0])
     invalid UTF-8 at byte offset 2
+    """,
+    InvalidJSON: """JSON text that does not parse. ``offset`` (bytes), ``line`` and ``column``
+    (1-based) say where, or are None when unknown. Also an InvalidInput and a ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.Schema({}).validate_json('{"a": 1,}')
+    ... except InvalidJSON as exc:
+    ...     print(exc.offset, exc.line, exc.column, isinstance(exc, ValueError))
+    8 1 9 True
+    """,
+    SchemaError: """A JSON Schema that does not compile (a bad keyword value, an unknown ``$ref``
+    target, a bad regex). ``pointer`` is the JSON Pointer of the fault in the schema. Also a
+    ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.Schema({"properties": {"age": {"minimum": "zero"}}})
+    ... except SchemaError as exc:
+    ...     print(exc.pointer, isinstance(exc, ValueError))
+    /properties/age/minimum True
     """,
     IndexFileCorrupt: """An index file that is not one, is cut short, fails its checksum
     or has an unsupported format version; raised by ``BM25Index.load``,
@@ -274,11 +301,13 @@ __all__ = [
     "IngestError",
     "InvalidEmbeddingResponse",
     "InvalidInput",
+    "InvalidJSON",
     "InvalidTokenId",
     "InvalidUtf8",
     "ModelServerError",
     "ModelServerTimeout",
     "OptionalDependencyMissing",
+    "SchemaError",
     "SourceNotFound",
     "TokenNotFound",
     "TokenizerDataMissing",

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace covekit {
 
@@ -71,6 +72,34 @@ class EmbedderStateCorrupt : public EmbeddingError {
 class IndexFileCorrupt : public Error {
  public:
   using Error::Error;
+};
+
+// JSON text that does not parse (Python: InvalidJSON, an InvalidInput). `offset` is the
+// byte offset of the fault, or npos when the parser did not say where.
+class InvalidJSON : public InvalidInput {
+ public:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  InvalidJSON(const std::string& what, std::size_t offset = npos, std::size_t line = 0, std::size_t column = 0)
+      : InvalidInput(what), offset_(offset), line_(line), column_(column) {}
+  [[nodiscard]] std::size_t offset() const noexcept { return offset_; }
+  // 1-based line and column (in bytes) of `offset`; 0 when offset is npos.
+  [[nodiscard]] std::size_t line() const noexcept { return line_; }
+  [[nodiscard]] std::size_t column() const noexcept { return column_; }
+
+ private:
+  std::size_t offset_, line_, column_;
+};
+
+// A JSON Schema that does not compile: invalid keyword values, an unknown $ref target, a
+// bad regex, an unsupported draft (Python: SchemaError, a ValueError). `pointer` is the
+// JSON Pointer of the fault inside the schema ("" for the root).
+class SchemaError : public Error {
+ public:
+  SchemaError(const std::string& what, std::string pointer) : Error(what), pointer_(std::move(pointer)) {}
+  [[nodiscard]] const std::string& pointer() const noexcept { return pointer_; }
+
+ private:
+  std::string pointer_;
 };
 
 }  // namespace covekit
