@@ -43,6 +43,10 @@ from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
 from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
+from covekit.errors import RepairError as RepairError
+from covekit.execution.repair import Repair as Repair
+from covekit.execution.repair import Repaired as Repaired
+from covekit.execution.repair import repair_json as repair_json
 
 __version__ = "0.1.0"
 
@@ -69,6 +73,9 @@ __all__ = [
     "Normalization",
     "OpenAICompatibleEmbedder",
     "QueryCache",
+    "Repair",
+    "RepairError",
+    "Repaired",
     "RetrievalHit",
     "SearchHit",
     "SentenceTransformerEmbedder",
@@ -85,5 +92,6 @@ __all__ = [
     "list_encodings",
     "load_documents",
     "normalize_text",
+    "repair_json",
     "tokenizer_for_model",
 ]

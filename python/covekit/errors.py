@@ -45,6 +45,9 @@ from covekit._core import (
     InvalidUtf8 as InvalidUtf8,
 )
 from covekit._core import (
+    RepairError as RepairError,
+)
+from covekit._core import (
     TokenizerError as TokenizerError,
 )
 from covekit._core import (
@@ -90,6 +93,18 @@ _NATIVE_DOCS = {
     ...     except IndexFileCorrupt as exc:
     ...         print(isinstance(exc, ValueError), "magic" in str(exc))
     True True
+    """,
+    RepairError: """Malformed JSON that cannot be repaired without guessing data, or (with
+    ``strict=True``) only with a repair that is not lossless; raised by
+    :func:`covekit.repair_json`. ``.problems`` lists ``(kind, start, end, message)`` for each
+    reason, with ``str`` indices into the input; the message names the first. Also a ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.repair_json('{"a": }')
+    ... except RepairError as exc:
+    ...     print(isinstance(exc, ValueError), exc.problems[0][0])
+    True missing_value
     """,
     TokenizerError: """Base class of tokenizer errors.
 
@@ -279,6 +294,7 @@ __all__ = [
     "ModelServerError",
     "ModelServerTimeout",
     "OptionalDependencyMissing",
+    "RepairError",
     "SourceNotFound",
     "TokenNotFound",
     "TokenizerDataMissing",

@@ -1,0 +1,1 @@
+"""The execution plane: output contracts, repair and validation."""
