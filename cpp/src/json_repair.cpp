@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -370,7 +369,7 @@ class Reader {
     while (j < n_ && is_ws(at(j))) ++j;
     if (j >= n_) return true;
     const unsigned char c = at(j);
-    if (c == ',' || c == ':' || c == '}' || c == ']' || c == '"' || c == '#') return true;
+    if (c == ',' || c == ':' || c == '}' || c == ']' || c == '"' || c == '\'' || c == '#') return true;
     if (c == '/' && j + 1 < n_ && (in_[j + 1] == '/' || in_[j + 1] == '*')) return true;
     return smart_at(in_, j) != Smart::kNone;
   }
@@ -458,7 +457,7 @@ class Reader {
         const bool match = (smart == Smart::kDoubleOpen || smart == Smart::kDoubleClose)
                                ? (q == Smart::kDoubleOpen || q == Smart::kDoubleClose)
                                : (smart != Smart::kNone && (q == Smart::kSingleOpen || q == Smart::kSingleClose));
-        if (match && closes(pos_, 3)) {
+        if (match && (key || closes(pos_, 3))) {
           add("smart_quotes", s, pos_ + 3, "replaced typographic quotes around a string", true);
           pos_ += 3;
           out_.push_back('"');
@@ -470,7 +469,7 @@ class Reader {
       }
       // b is " or '
       if ((b == '"' && dbl) || (b == '\'' && sgl)) {
-        if (closes(pos_, 1)) {
+        if (key || closes(pos_, 1)) {
           if (sgl) add("single_quotes", s, pos_ + 1, "replaced single quotes around a string", true);
           ++pos_;
           out_.push_back('"');
@@ -626,10 +625,7 @@ class Extractor {
         tried_fence = true;
       } else {
         p = in_.find_first_of("{[", cand);
-        if (p == std::string_view::npos) {
-          if (raise && skipped_) throw *skipped_;
-          return false;
-        }
+        if (p == std::string_view::npos) return false;
         cand = p + 1;
         if (p == fenced) continue;
       }
@@ -637,10 +633,7 @@ class Extractor {
       try {
         r.top();
       } catch (Fail& f) {
-        if (f.start <= r.first_token() && !looks_like_json(r.first_token())) {
-          if (!skipped_ || f.start > skipped_->start) skipped_ = f;
-          continue;
-        }
+        if (f.start <= r.first_token() && !looks_like_json(p, r.first_token())) continue;
         if (!raise) return false;
         throw;
       }
@@ -652,14 +645,16 @@ class Extractor {
  private:
   std::string_view in_;
   const Options& o_;
-  std::optional<Fail> skipped_;  // the furthest failure of a candidate taken for prose
 
-  // Whether the token at p is JSON-like (a string, number, bracket or literal, NaN and
-  // friends included): a bracket whose first token is one is not prose.
-  bool looks_like_json(std::size_t p) const noexcept {
+  // Whether the first token at p of the object or array opened at `open` is JSON-like
+  // (for an object: a quoted key; for an array: a string, number, bracket or literal,
+  // NaN and friends included). A bracket whose first token is not is prose.
+  bool looks_like_json(std::size_t open, std::size_t p) const noexcept {
     if (p >= in_.size()) return false;
     const auto c = static_cast<unsigned char>(in_[p]);
-    if (c == '"' || c == '\'' || c == '{' || c == '[' || c == '-' || is_digit(c) || smart_at(in_, p) != Smart::kNone)
+    if (in_[open] == '{') return c == '"' || c == '\'' || smart_at(in_, p) != Smart::kNone;
+    if (c == '"' || c == '\'' || c == '{' || c == '[' || c == '-' || c == ',' || is_digit(c) ||
+        smart_at(in_, p) != Smart::kNone)
       return true;
     std::size_t e = p;
     while (e < in_.size() && is_word(static_cast<unsigned char>(in_[e]))) ++e;
