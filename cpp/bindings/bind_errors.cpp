@@ -24,6 +24,7 @@ struct ErrorClasses {
   PyObject* index_corrupt = nullptr;
   PyObject* invalid_json = nullptr;
   PyObject* schema_error = nullptr;
+  PyObject* repair = nullptr;
 };
 
 ErrorClasses& classes() {
@@ -98,6 +99,11 @@ void register_errors(py::module_& m) {
   c.schema_error = make(m, "SchemaError",
                         "A JSON Schema that does not compile; pointer is the JSON Pointer of the fault in it.",
                         {c.base, PyExc_ValueError});
+  c.repair = make(m, "RepairError",
+                  "Malformed JSON that cannot be repaired without guessing data (or, in strict mode, "
+                  "only with a repair that is not lossless); .problems lists (kind, start, end, message).",
+                  {c.base, PyExc_ValueError});
+  py::handle(c.repair).attr("problems") = py::tuple();  // instances raised by covekit get their own list
   // KeyError quotes its message; show it plainly.
   py::handle(c.invalid_id).attr("__str__") = py::handle(PyExc_Exception).attr("__str__");
 
@@ -131,6 +137,12 @@ void register_errors(py::module_& m) {
       PyErr_SetString(k.state_corrupt, e.what());
     } catch (const EmbeddingError& e) {
       PyErr_SetString(k.embedding, e.what());
+    } catch (const RepairError& e) {
+      py::list problems;
+      for (const auto& p : e.problems()) problems.append(py::make_tuple(p.kind, p.start, p.end, p.message));
+      py::object exc = py::handle(k.repair)(e.what());
+      exc.attr("problems") = problems;
+      PyErr_SetObject(k.repair, exc.ptr());
     } catch (const IndexFileCorrupt& e) {
       PyErr_SetString(k.index_corrupt, e.what());
     } catch (const TokenizerError& e) {

@@ -67,6 +67,7 @@ void register_bm25(py::module_& m);     // bind_bm25.cpp
 void register_filter(py::module_& m);        // bind_filter.cpp
 void register_vector_index(py::module_& m);  // bind_vector_index.cpp
 void register_json_schema(py::module_& m);   // bind_json_schema.cpp
+void register_json_repair(py::module_& m);   // bind_json_repair.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -83,4 +84,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_filter(m);
   covekit::bindings::register_vector_index(m);
   covekit::bindings::register_json_schema(m);
+  covekit::bindings::register_json_repair(m);
 }

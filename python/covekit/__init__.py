@@ -43,6 +43,10 @@ from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
 from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
+from covekit.errors import RepairError as RepairError
+from covekit.execution.repair import Repair as Repair
+from covekit.execution.repair import Repaired as Repaired
+from covekit.execution.repair import repair_json as repair_json
 from covekit.execution.schema import Schema as Schema
 from covekit.execution.schema import SchemaViolation as SchemaViolation
 from covekit.execution.schema import ValidationResult as ValidationResult
@@ -72,6 +76,9 @@ __all__ = [
     "Normalization",
     "OpenAICompatibleEmbedder",
     "QueryCache",
+    "Repair",
+    "RepairError",
+    "Repaired",
     "RetrievalHit",
     "Schema",
     "SchemaViolation",
@@ -91,5 +98,6 @@ __all__ = [
     "list_encodings",
     "load_documents",
     "normalize_text",
+    "repair_json",
     "tokenizer_for_model",
 ]

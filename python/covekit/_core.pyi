@@ -3,7 +3,7 @@
 The module is private: use the wrappers in :mod:`covekit`.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,12 @@ class DisallowedSpecialToken(TokenizerError, ValueError):
 
 class IndexFileCorrupt(CovekitError, ValueError):
     """An index file that is not one, is cut short, fails its checksum or has an unknown version."""
+
+class RepairError(CovekitError, ValueError):
+    """Malformed JSON that cannot be repaired without guessing data (or, in strict mode, only with
+    a repair that is not lossless); .problems lists (kind, start, end, message)."""
+
+    problems: Sequence[tuple[str, int, int, str]]
 
 class InvalidTokenId(TokenizerError, KeyError, ValueError):
     """A token id that is not in the vocabulary (a KeyError too, as in tiktoken)."""
@@ -402,7 +408,10 @@ class JsonSchema:
     """A compiled JSON Schema (use covekit.Schema)."""
 
     def __init__(
-        self, schema_json: str | bytes, registry: list[tuple[str, str]] = ..., format_assertion: bool = False
+        self,
+        schema_json: str | bytes,
+        registry: list[tuple[str, str]] = ...,
+        format_assertion: bool = False,
     ) -> None: ...
     def is_valid_json(self, text: str | bytes) -> bool: ...
     def validate_json(self, text: str | bytes, all_errors: bool = False) -> list[_Violation]: ...
@@ -411,3 +420,12 @@ class JsonSchema:
 
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text into Python objects (simdjson; integers of any size). Raises InvalidJSON."""
+
+def repair_json(
+    text: str | bytes | bytearray | memoryview,
+    *,
+    strict: bool = False,
+    multiple: str = "first",
+    max_depth: int = 512,
+) -> tuple[str, list[tuple[str, int, int, str, bool]]]:
+    """Repairs malformed JSON; returns (text, [(kind, start, end, message, lossless), ...]). Raises RepairError (with .problems) when no repair exists without guessing data."""

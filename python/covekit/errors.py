@@ -48,6 +48,9 @@ from covekit._core import (
     InvalidUtf8 as InvalidUtf8,
 )
 from covekit._core import (
+    RepairError as RepairError,
+)
+from covekit._core import (
     SchemaError as SchemaError,
 )
 from covekit._core import (
@@ -117,6 +120,18 @@ _NATIVE_DOCS = {
     ...     except IndexFileCorrupt as exc:
     ...         print(isinstance(exc, ValueError), "magic" in str(exc))
     True True
+    """,
+    RepairError: """Malformed JSON that cannot be repaired without guessing data, or (with
+    ``strict=True``) only with a repair that is not lossless; raised by
+    :func:`covekit.repair_json`. ``.problems`` lists ``(kind, start, end, message)`` for each
+    reason, with ``str`` indices into the input; the message names the first. Also a ValueError.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.repair_json('{"a": }')
+    ... except RepairError as exc:
+    ...     print(isinstance(exc, ValueError), exc.problems[0][0])
+    True missing_value
     """,
     TokenizerError: """Base class of tokenizer errors.
 
@@ -307,6 +322,7 @@ __all__ = [
     "ModelServerError",
     "ModelServerTimeout",
     "OptionalDependencyMissing",
+    "RepairError",
     "SchemaError",
     "SourceNotFound",
     "TokenNotFound",

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace covekit {
 
@@ -100,6 +101,27 @@ class SchemaError : public Error {
 
  private:
   std::string pointer_;
+};
+
+// One reason a JSON repair was refused: a stable kind (e.g. "missing_value"), the span
+// in the input in code points (Python str indices) and a message.
+struct RepairProblem {
+  std::string kind;
+  std::size_t start;
+  std::size_t end;
+  std::string message;
+};
+
+// Malformed JSON that cannot be repaired without guessing data, or (strict mode) whose
+// repair would not be lossless (Python: RepairError, a ValueError with `.problems`).
+class RepairError : public Error {
+ public:
+  RepairError(const std::string& what, std::vector<RepairProblem> problems)
+      : Error(what), problems_(std::move(problems)) {}
+  [[nodiscard]] const std::vector<RepairProblem>& problems() const noexcept { return problems_; }
+
+ private:
+  std::vector<RepairProblem> problems_;
 };
 
 }  // namespace covekit

@@ -47,7 +47,9 @@ class ValidationResult:
 
     __slots__ = ("_text", "_value", "errors", "valid")
 
-    def __init__(self, errors: list[SchemaViolation], *, text: Any = None, value: Any = _UNSET) -> None:
+    def __init__(
+        self, errors: list[SchemaViolation], *, text: Any = None, value: Any = _UNSET
+    ) -> None:
         self.valid: bool = not errors
         self.errors: list[SchemaViolation] = errors
         self._text = text
@@ -111,7 +113,9 @@ class Schema:
         docs: list[tuple[str, str]] = []
         for uri, doc in (registry or {}).items():
             rendered = _as_json_text(doc, f"registry[{uri!r}]")
-            docs.append((uri, rendered.decode("utf-8") if isinstance(rendered, bytes) else rendered))
+            docs.append(
+                (uri, rendered.decode("utf-8") if isinstance(rendered, bytes) else rendered)
+            )
         self._native = _core.JsonSchema(text, docs, format_assertion)
         self._schema = schema if isinstance(schema, (Mapping, bool)) else _core.parse_json(schema)
 
@@ -125,7 +129,9 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return ValidationResult(_violations(self._native.validate_json(text, all_errors)), text=text)
+        return ValidationResult(
+            _violations(self._native.validate_json(text, all_errors)), text=text
+        )
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""

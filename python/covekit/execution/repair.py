@@ -1,0 +1,144 @@
+"""Audited repair of malformed JSON written by language models.
+
+:func:`repair_json` turns a model's output into valid JSON and lists every change it
+made, with its position in the input. What cannot be repaired without guessing data
+(a missing value, ``NaN``/``Infinity``, duplicate keys, a key cut off before its value)
+raises :class:`~covekit.errors.RepairError`; nothing is changed silently.
+
+>>> import covekit
+>>> r = covekit.repair_json("Sure! ```json\\n{'name': 'Ada', 'admin': True,}\\n```")
+>>> r.value
+{'name': 'Ada', 'admin': True}
+>>> [rep.kind for rep in r.repairs]
+['extracted_from_prose', 'code_fence', 'single_quotes', 'single_quotes', 'single_quotes', 'python_literal', 'trailing_comma', 'code_fence']
+>>> r.lossless
+True
+
+The repairer is native code that releases the GIL; see docs/json-repair.md for the
+list of repair kinds, which of them are lossless, and the refusals.
+
+Thread safety: :func:`repair_json` is a pure function and its results are immutable;
+it is safe to call from many threads at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from covekit._core import repair_json as _repair_json
+
+__all__ = ["LOSSLESS_KINDS", "Repair", "Repaired", "repair_json"]
+
+#: The repair kinds that never change or drop a value present in the input; every
+#: other kind (truncation closing, dropped extra values, ...) is refused by strict mode.
+LOSSLESS_KINDS = frozenset(
+    {
+        "extracted_from_prose",
+        "code_fence",
+        "trailing_comma",
+        "extra_comma",
+        "single_quotes",
+        "smart_quotes",
+        "unquoted_key",
+        "comment",
+        "python_literal",
+        "missing_comma",
+        "missing_colon",
+        "control_character",
+        "escaped_apostrophe",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One change made to the input.
+
+    ``start`` and ``end`` are ``str`` indices into the input (an insertion has
+    ``start == end``); ``kind`` is a stable name (see docs/json-repair.md).
+
+    >>> import covekit
+    >>> text = '{"a": 1,}'
+    >>> rep = covekit.repair_json(text).repairs[0]
+    >>> rep.kind, text[rep.start:rep.end], rep.lossless
+    ('trailing_comma', ',', True)
+    """
+
+    kind: str
+    start: int
+    end: int
+    message: str
+    lossless: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Repaired:
+    """The result of :func:`repair_json`.
+
+    ``text`` is valid JSON (the input itself when it already was), ``value`` the parsed
+    value (``json.loads(text)``), ``repairs`` every change in input order (empty for
+    valid JSON) and ``lossless`` whether all of them are lossless.
+
+    >>> import covekit
+    >>> r = covekit.repair_json('{"a": [1, 2')
+    >>> r.text, r.lossless
+    ('{"a":[1,2]}', False)
+    """
+
+    text: str
+    value: Any
+    repairs: list[Repair]
+    lossless: bool
+
+
+def repair_json(
+    text: str | bytes,
+    *,
+    strict: bool = False,
+    multiple: Literal["first", "all"] = "first",
+    max_depth: int = 512,
+) -> Repaired:
+    """Repairs malformed JSON from a model, recording every change.
+
+    Args:
+        text: the model's output (``str``, or UTF-8 ``bytes``).
+        strict: refuse (raise) any repair that is not lossless, e.g. closing a document
+            cut off at ``max_tokens`` or dropping a second JSON value.
+        multiple: ``"first"`` returns the first JSON value (later ones are dropped and
+            recorded as ``extra_values_dropped``); ``"all"`` returns a JSON array of all
+            the values found (always an array, even for one value).
+        max_depth: the deepest nesting accepted; deeper input raises ``RepairError``.
+
+    Returns:
+        A :class:`Repaired` with the JSON ``text``, its ``value`` and the ``repairs``.
+
+    Raises:
+        RepairError: the text cannot be repaired without guessing data (or, with
+            ``strict``, only with a repair that is not lossless); ``.problems`` lists
+            ``(kind, start, end, message)`` for each reason.
+        InvalidUtf8: ``bytes`` that are not UTF-8.
+        InvalidInput: a bad option, or a ``str`` with lone surrogates.
+
+    >>> import covekit
+    >>> covekit.repair_json('{"a": 1} {"b": 2}', multiple="all").value
+    [{'a': 1}, {'b': 2}]
+    >>> try:
+    ...     covekit.repair_json('{"price": NaN}')
+    ... except covekit.errors.RepairError as exc:
+    ...     print(exc.problems[0][:3])
+    ('non_finite_number', 10, 13)
+    """
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be a bool, not {type(strict).__name__}")
+    out, raw = _repair_json(text, strict=strict, multiple=multiple, max_depth=max_depth)
+    repairs = [
+        Repair(kind, start, end, message, lossless) for kind, start, end, message, lossless in raw
+    ]
+    return Repaired(
+        text=out,
+        value=json.loads(out),
+        repairs=repairs,
+        lossless=all(r.lossless for r in repairs),
+    )
