@@ -44,6 +44,17 @@ from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import RepairError as RepairError
+from covekit.execution.contract import Action as Action
+from covekit.execution.contract import ActionCall as ActionCall
+from covekit.execution.contract import Attempt as Attempt
+from covekit.execution.contract import Budget as Budget
+from covekit.execution.contract import Contract as Contract
+from covekit.execution.contract import Enforced as Enforced
+from covekit.execution.contract import Escalation as Escalation
+from covekit.execution.contract import ModelReply as ModelReply
+from covekit.execution.contract import Rule as Rule
+from covekit.execution.contract import Verdict as Verdict
+from covekit.execution.contract import Violation as Violation
 from covekit.execution.repair import Repair as Repair
 from covekit.execution.repair import Repaired as Repaired
 from covekit.execution.repair import repair_json as repair_json
@@ -55,17 +66,24 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MISSING_ID",
+    "Action",
+    "ActionCall",
     "AddSummary",
     "Analyzer",
+    "Attempt",
     "BM25Index",
+    "Budget",
     "CacheHit",
     "CacheStats",
     "Chunk",
     "Chunker",
+    "Contract",
     "CovekitError",
     "Document",
     "Duplicate",
     "Embedder",
+    "Enforced",
+    "Escalation",
     "Filter",
     "HashingEmbedder",
     "HybridRetriever",
@@ -73,6 +91,7 @@ __all__ = [
     "IngestResult",
     "IngestSummary",
     "KnowledgeBase",
+    "ModelReply",
     "Normalization",
     "OpenAICompatibleEmbedder",
     "QueryCache",
@@ -80,6 +99,7 @@ __all__ = [
     "RepairError",
     "Repaired",
     "RetrievalHit",
+    "Rule",
     "Schema",
     "SchemaViolation",
     "SearchHit",
@@ -89,6 +109,8 @@ __all__ = [
     "Tokenizer",
     "ValidationResult",
     "VectorIndex",
+    "Verdict",
+    "Violation",
     "__version__",
     "calibrate_threshold",
     "errors",

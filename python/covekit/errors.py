@@ -307,7 +307,25 @@ class OptionalDependencyMissing(CovekitError, ImportError):
     """
 
 
+class ContractError(CovekitError):
+    """No output satisfied a :class:`covekit.Contract` within its policy.
+
+    Raised by ``Contract.enforce`` when the policy says ``raise`` or when the attempts,
+    the ``on_fail`` steps or the budget run out. ``attempts`` holds every attempt (with
+    its text, verdict, tokens and cost); the message says which violations remained on
+    which attempt.
+
+    >>> issubclass(ContractError, CovekitError)
+    True
+    """
+
+    def __init__(self, message: str, attempts: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
 __all__ = [
+    "ContractError",
     "CovekitError",
     "DisallowedSpecialToken",
     "EmbedderStateCorrupt",

@@ -1,0 +1,891 @@
+"""Output contracts: what a model's output must look like, and what happens when it does not.
+
+A :class:`Contract` holds the output's JSON Schema (or a pydantic model class), business
+rules, the actions the output may call, and the policy for failures. ``check`` judges one
+output; ``enforce`` runs a model until an output passes, within an attempt, token and
+cost budget, repairing, re-asking, falling back or escalating as the policy says.
+
+>>> import covekit
+>>> contract = covekit.Contract(
+...     output={"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}},
+...             "required": ["age"]},
+...     rules=[lambda v: "too old" if v["age"] > 130 else None],
+... )
+>>> contract.check('{"age": 31,}').value      # a lossless repair: the trailing comma
+{'age': 31}
+>>> [v.message for v in contract.check('{"age": 200}').violations]
+['too old']
+>>> replies = iter(['{"age": -1}', '{"age": 7}'])
+>>> result = contract.enforce(lambda messages: next(replies), [{"role": "user", "content": "Age?"}])
+>>> result.value, [a.step for a in result.attempts]
+({'age': 7}, ['first', 'reask'])
+
+Thread safety: a Contract is immutable after construction; ``check`` and ``enforce`` may
+run from many threads at once (the model callables must be thread-safe themselves).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from covekit.errors import ContractError, InvalidInput
+
+__all__ = [
+    "Action",
+    "ActionCall",
+    "Attempt",
+    "Budget",
+    "Contract",
+    "Enforced",
+    "Escalation",
+    "ModelReply",
+    "Rule",
+    "Verdict",
+    "Violation",
+]
+
+Kind = Literal["syntax", "schema", "rule", "action"]
+Step = Literal["repair", "reask", "fallback", "escalate", "raise"]
+Severity = Literal["error", "warning"]
+Message = Mapping[str, Any]
+
+_KINDS: tuple[Kind, ...] = (
+    "syntax",
+    "schema",
+    "action",
+    "rule",
+)  # the order a failure is handled in
+_STEPS = ("repair", "reask", "fallback", "escalate", "raise")
+_MAX_LISTED = 10  # violations listed in a re-ask message
+_MAX_QUOTED = 2000  # characters of the failed output quoted back in a re-ask
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way an output breaks its contract.
+
+    ``kind`` is ``"syntax"`` (not JSON, or not repairable), ``"schema"``, ``"action"``
+    or ``"rule"``; ``path`` a JSON Pointer into the output ("" for the whole of it);
+    ``source`` the schema keyword, rule or action name behind it. Only ``severity
+    == "error"`` fails an output.
+
+    >>> v = Violation("rule", "no refund above 500", path="/amount", source="refund_cap")
+    >>> str(v), v.severity
+    ('rule /amount: no refund above 500', 'error')
+    """
+
+    kind: Kind
+    message: str
+    path: str = ""
+    source: str = ""
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = self.path or "(root)"
+        return f"{self.kind} {where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    """An action the output asks for: its ``name``, ``arguments`` and where it is."""
+
+    name: str
+    arguments: Any
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The judgement of one output: ``ok`` (no error), the parsed ``value`` (a pydantic
+    instance when the contract was given a model class; ``None`` when the text is not
+    JSON), the ``violations``, the ``repairs`` made to the text, and the ``actions``
+    it calls."""
+
+    ok: bool
+    value: Any
+    violations: tuple[Violation, ...]
+    repairs: tuple[Any, ...] = ()
+    actions: tuple[ActionCall, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def errors(self) -> tuple[Violation, ...]:
+        """The violations of severity ``"error"``."""
+        return tuple(v for v in self.violations if v.severity == "error")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReply:
+    """What a model callable may return instead of a plain ``str``: the text, with the
+    usage and cost it reports (``None`` when unknown)."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call of a model inside :meth:`Contract.enforce`."""
+
+    index: int
+    step: Literal["first", "reask", "fallback"]
+    model: str
+    text: str
+    verdict: Verdict
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """What the escalation hook receives: why, the remaining violations, the attempts
+    so far and the original messages."""
+
+    reason: Literal["violations", "missing_context", "budget"]
+    violations: tuple[Violation, ...]
+    attempts: tuple[Attempt, ...]
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Enforced:
+    """The outcome of :meth:`Contract.enforce`.
+
+    ``ok`` with ``value`` when an attempt passed; otherwise ``refused`` (missing
+    context with ``on_missing_context="refuse"``) or ``escalated`` (with the hook's
+    return value in ``escalation``). Every model call is in ``attempts``.
+    """
+
+    ok: bool
+    value: Any
+    attempts: tuple[Attempt, ...]
+    refused: bool = False
+    escalated: bool = False
+    escalation: Any = None
+    reason: str = ""
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens over all attempts (those reported or counted)."""
+        return sum(a.prompt_tokens or 0 for a in self.attempts)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens over all attempts (those reported or counted)."""
+        return sum(a.completion_tokens or 0 for a in self.attempts)
+
+    @property
+    def cost(self) -> float:
+        """Cost over all attempts (those known)."""
+        return sum(a.cost or 0.0 for a in self.attempts)
+
+
+def _contract_error(why: str, attempts: Sequence[Attempt]) -> ContractError:
+    """A ContractError whose message lists the errors left on each attempt."""
+    lines = [why]
+    for a in attempts:
+        errs = a.verdict.errors
+        shown = "; ".join(str(v) for v in errs[:_MAX_LISTED])
+        more = f" (+{len(errs) - _MAX_LISTED} more)" if len(errs) > _MAX_LISTED else ""
+        lines.append(f"  attempt {a.index} ({a.step}, {a.model}): {shown}{more}")
+    return ContractError("\n".join(lines), tuple(attempts))
+
+
+# ----------------------------------------------------------------------------- parts
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A business rule: ``check(value)`` returns nothing (passes), a message, a
+    :class:`Violation`, or an iterable of them. Messages become violations of kind
+    ``"rule"`` with this rule's ``name`` and ``severity``.
+
+    >>> cap = Rule("refund_cap", lambda v: "refund above 500" if v["amount"] > 500 else None)
+    >>> [str(v) for v in cap.run({"amount": 900})]
+    ['rule (root): refund above 500']
+    """
+
+    name: str
+    check: Callable[[Any], Any]
+    severity: Severity = "error"
+
+    def run(self, value: Any) -> list[Violation]:
+        """The violations of ``value`` (exceptions from ``check`` propagate)."""
+        got = self.check(value)
+        if got is None or got is True or got == []:
+            return []
+        if isinstance(got, str | Violation):
+            got = [got]
+        out = []
+        for item in got:
+            if isinstance(item, Violation):
+                out.append(item)
+            elif isinstance(item, str):
+                out.append(Violation("rule", item, source=self.name, severity=self.severity))
+            else:
+                raise InvalidInput(
+                    f"rule {self.name!r} returned {type(item).__name__}; return None, a message "
+                    "(str), a Violation, or a list of them"
+                )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An action (tool) the output may call, with the JSON Schema (or pydantic model
+    class) of its arguments; ``None`` accepts any arguments."""
+
+    name: str
+    parameters: Any = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits over all attempts of one :meth:`Contract.enforce`: tokens (prompt plus
+    completion) and cost. Cost is what the model reports, or tokens times the prices
+    given here (per token). ``None``: no limit."""
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    prompt_price: float | None = None
+    completion_price: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_tokens", "max_cost", "prompt_price", "completion_price"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+                raise InvalidInput(f"Budget.{name} must be a number >= 0 or None, got {v!r}")
+        if self.max_cost is not None and (
+            self.prompt_price is None or self.completion_price is None
+        ):
+            raise InvalidInput(
+                "Budget.max_cost needs prompt_price and completion_price (per token) so that "
+                "an attempt's cost is known before it is made"
+            )
+
+
+class Model(Protocol):
+    """A model: ``messages -> str`` (or :class:`ModelReply`), optionally accepting a
+    ``max_tokens`` keyword that caps its completion."""
+
+    def __call__(self, messages: list[Message], /) -> str | ModelReply: ...
+
+
+# ----------------------------------------------------------------------------- contract
+class Contract:
+    """What a model's output must satisfy, and what to do when it does not.
+
+    Args:
+        output: the output's JSON Schema (dict, bool or JSON text), a pydantic model
+            class, or ``None`` (any JSON).
+        rules: business rules, as :class:`Rule` or plain callables (named after the
+            callable, severity ``"error"``).
+        actions: the actions the output may call (:class:`Action`, or a name). An
+            output that calls anything else, or with arguments outside the action's
+            schema, is a violation of kind ``"action"``. Calls are found as
+            ``{"action": name, "arguments": {...}}`` at the root, a list of those under
+            ``"actions"``, or OpenAI's ``{"tool_calls": [{"function": {"name", "arguments"}}]}``.
+        on_missing_context: ``"refuse"`` or ``"escalate"`` when :meth:`enforce` is given
+            an empty ``context``: the model is not called.
+        on_fail: the steps taken after a failed output, in order, one attempt each:
+            ``"repair"`` (applies to every output's text: lossless fixes only unless
+            ``allow_lossy_repair``), ``"reask"`` (the same model again, with a compact
+            summary of the errors), ``"fallback"`` (the next model of ``fallbacks``),
+            ``"escalate"`` (call ``escalate`` and stop), ``"raise"`` (raise
+            :class:`ContractError`). A list applies to every kind of violation; a dict
+            maps a kind (``"syntax"``, ``"schema"``, ``"action"``, ``"rule"``) to its
+            own list (kinds left out use ``"raise"``). When the steps run out,
+            :meth:`enforce` raises.
+        max_attempts: model calls at most, over all steps.
+        budget: token and cost limits over all attempts (:class:`Budget`).
+        fallbacks: models for the ``"fallback"`` step, in order.
+        escalate: the human-review hook for ``"escalate"`` (it receives an
+            :class:`Escalation`; its return value lands in ``Enforced.escalation``).
+        allow_lossy_repair: let ``"repair"`` close truncated output or drop extra values.
+        registry: JSON Schemas by URI for remote ``$ref`` (no network is used).
+        format_assertion: check ``format`` keywords instead of treating them as notes.
+        tokenizer: counts tokens when a budget needs them and the model reports none
+            (a :class:`covekit.Tokenizer` or an encoding name; default ``o200k_base``).
+    """
+
+    def __init__(
+        self,
+        output: Any = None,
+        *,
+        rules: Iterable[Rule | Callable[[Any], Any]] = (),
+        actions: Iterable[Action | str] = (),
+        on_missing_context: Literal["refuse", "escalate"] = "refuse",
+        on_fail: Sequence[Step] | Mapping[str, Sequence[Step]] = (
+            "repair",
+            "reask",
+            "reask",
+            "raise",
+        ),
+        max_attempts: int = 3,
+        budget: Budget | None = None,
+        fallbacks: Sequence[Model | Callable[..., Any]] = (),
+        escalate: Callable[[Escalation], Any] | None = None,
+        allow_lossy_repair: bool = False,
+        registry: Mapping[str, Any] | None = None,
+        format_assertion: bool = False,
+        tokenizer: Any = None,
+    ) -> None:
+        from covekit.execution.schema import Schema
+
+        self._model_class: Any = None
+        schema_doc: Any = output
+        if isinstance(output, type) and hasattr(output, "model_json_schema"):
+            self._model_class = output
+            schema_doc = output.model_json_schema()
+        self.output_schema: Any = schema_doc
+        self._schema = (
+            None
+            if schema_doc is None
+            else Schema(schema_doc, registry=registry, format_assertion=format_assertion)
+        )
+        self.rules: tuple[Rule, ...] = tuple(
+            r if isinstance(r, Rule) else Rule(getattr(r, "__name__", "rule"), r) for r in rules
+        )
+        for r in self.rules:
+            if not callable(r.check):
+                raise InvalidInput(f"rule {r.name!r} is not callable")
+        acts = [a if isinstance(a, Action) else Action(str(a)) for a in actions]
+        self.actions: dict[str, Action] = {}
+        self._action_schemas: dict[str, Any] = {}
+        for a in acts:
+            if a.name in self.actions:
+                raise InvalidInput(f"action {a.name!r} is declared twice")
+            self.actions[a.name] = a
+            params = a.parameters
+            if isinstance(params, type) and hasattr(params, "model_json_schema"):
+                params = params.model_json_schema()
+            if params is not None:
+                self._action_schemas[a.name] = Schema(params, registry=registry)
+        if on_missing_context not in ("refuse", "escalate"):
+            raise InvalidInput(
+                f"on_missing_context must be 'refuse' or 'escalate', got {on_missing_context!r}"
+            )
+        self.on_missing_context = on_missing_context
+        self.on_fail: dict[Kind, tuple[Step, ...]] = _policy(on_fail)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InvalidInput(f"max_attempts must be an int >= 1, got {max_attempts!r}")
+        self.max_attempts = max_attempts
+        self.budget = budget or Budget()
+        self.fallbacks = tuple(fallbacks)
+        for m in self.fallbacks:
+            if not callable(m):
+                raise InvalidInput("each fallback must be a callable model (messages -> text)")
+        self.escalate = escalate
+        steps = {s for seq in self.on_fail.values() for s in seq}
+        if "escalate" in steps or on_missing_context == "escalate":
+            if escalate is None:
+                raise InvalidInput(
+                    "the policy escalates but no escalate hook was given: pass "
+                    "escalate=callable(Escalation)"
+                )
+        if "fallback" in steps and not self.fallbacks:
+            raise InvalidInput(
+                "the policy falls back but no fallbacks were given: pass fallbacks=[model]"
+            )
+        self.allow_lossy_repair = allow_lossy_repair
+        self._repair = any("repair" in seq for seq in self.on_fail.values())
+        self._tokenizer_arg = tokenizer
+        self._tokenizer: Any = None
+
+    def __repr__(self) -> str:
+        out = (
+            "any JSON"
+            if self.output_schema is None
+            else (self._model_class.__name__ if self._model_class else "a JSON Schema")
+        )
+        return (
+            f"<covekit.Contract output={out} rules={len(self.rules)} "
+            f"actions={sorted(self.actions)} max_attempts={self.max_attempts}>"
+        )
+
+    # --------------------------------------------------------------------- check
+    def check(self, output: Any) -> Verdict:
+        """Judges one output: model text (``str``/``bytes``, repaired when the policy
+        repairs) or a value already parsed (``dict``, ``list``, ... or a pydantic
+        instance).
+
+        >>> import covekit
+        >>> c = covekit.Contract({"type": "object", "required": ["answer"]})
+        >>> v = c.check("The answer: {'answer': 'yes'}")
+        >>> v.ok, v.value, [r.kind for r in v.repairs][:2]
+        (True, {'answer': 'yes'}, ['extracted_from_prose', 'single_quotes'])
+        >>> c.check('{"answer": "yes"').ok   # truncated: closing it is not lossless
+        False
+        """
+        repairs: tuple[Any, ...] = ()
+        if isinstance(output, str | bytes | bytearray):
+            value, repairs, syntax = self._parse(
+                bytes(output) if isinstance(output, bytearray) else output
+            )
+            if syntax:
+                return Verdict(False, None, tuple(syntax), repairs)
+        elif self._model_class is not None and isinstance(output, self._model_class):
+            value = output.model_dump(mode="json")
+        else:
+            value = output
+        violations: list[Violation] = []
+        if self._schema is not None:
+            result = self._schema.validate(value, all_errors=True)
+            violations += [
+                Violation("schema", e.message, e.instance_path, e.keyword) for e in result.errors
+            ]
+        calls = _find_calls(value)
+        if self.actions or calls:
+            violations += self._check_actions(calls)
+        final: Any = value
+        if self._model_class is not None and not violations:
+            final, extra = self._to_model(value)
+            violations += extra
+        if not any(v.severity == "error" for v in violations if v.kind != "rule"):
+            for rule in self.rules:
+                violations += rule.run(final)
+        ok = not any(v.severity == "error" for v in violations)
+        return Verdict(
+            ok,
+            final if ok or final is not None else value,
+            tuple(violations),
+            repairs,
+            tuple(calls),
+        )
+
+    def _parse(self, text: str | bytes) -> tuple[Any, tuple[Any, ...], list[Violation]]:
+        if self._repair:
+            from covekit.errors import RepairError
+            from covekit.execution.repair import repair_json
+
+            try:
+                r = repair_json(text, strict=not self.allow_lossy_repair)
+            except RepairError as exc:
+                return (
+                    None,
+                    (),
+                    [Violation("syntax", msg, source=kind) for kind, _s, _e, msg in exc.problems]
+                    or [Violation("syntax", str(exc))],
+                )
+            return r.value, tuple(r.repairs), []
+        try:
+            return json.loads(text), (), []
+        except (ValueError, UnicodeDecodeError) as exc:
+            return None, (), [Violation("syntax", f"the output is not JSON: {exc}")]
+
+    def _to_model(self, value: Any) -> tuple[Any, list[Violation]]:
+        try:
+            return self._model_class.model_validate(value), []
+        except Exception as exc:  # pydantic.ValidationError, without importing pydantic
+            errors = getattr(exc, "errors", None)
+            if not callable(errors):
+                raise
+            out = []
+            for e in errors():
+                path = "".join(
+                    "/" + str(p).replace("~", "~0").replace("/", "~1") for p in e.get("loc", ())
+                )
+                out.append(
+                    Violation("schema", str(e.get("msg", "invalid")), path, str(e.get("type", "")))
+                )
+            return None, out
+
+    def _check_actions(self, calls: list[ActionCall]) -> list[Violation]:
+        out = []
+        for call in calls:
+            if call.name not in self.actions:
+                allowed = ", ".join(sorted(self.actions)) or "none"
+                out.append(
+                    Violation(
+                        "action",
+                        f"calls {call.name!r}, which is not an allowed action (allowed: {allowed})",
+                        call.path,
+                        call.name,
+                    )
+                )
+                continue
+            schema = self._action_schemas.get(call.name)
+            if schema is None:
+                continue
+            args = call.arguments
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except ValueError:
+                    out.append(
+                        Violation(
+                            "action",
+                            "its arguments are not JSON",
+                            call.path + "/arguments",
+                            call.name,
+                        )
+                    )
+                    continue
+            for e in schema.validate(args, all_errors=True).errors:
+                out.append(
+                    Violation(
+                        "action",
+                        f"{call.name}: {e.message}",
+                        call.path + "/arguments" + e.instance_path,
+                        call.name,
+                    )
+                )
+        return out
+
+    # --------------------------------------------------------------------- enforce
+    def enforce(
+        self,
+        model: Model | Callable[..., Any],
+        messages: Sequence[Message],
+        *,
+        context: Sequence[Any] | None = None,
+    ) -> Enforced:
+        """Calls ``model`` until an output satisfies the contract, following ``on_fail``.
+
+        ``messages`` are chat messages (``{"role", "content"}``). With ``context`` given
+        (the retrieved evidence) and empty, the model is not called: the result is a
+        refusal or an escalation (``on_missing_context``). Each attempt, with its tokens
+        and cost where known, is in the result; the attempt, token and cost limits are
+        never exceeded (a token or cost limit needs a model that accepts ``max_tokens``,
+        so that the completion can be capped).
+
+        Raises:
+            ContractError: the policy said ``raise``, or the attempts, steps or budget
+                ran out before an output passed.
+        """
+        if not callable(model):
+            raise InvalidInput("model must be callable: messages -> text")
+        original = tuple(dict(m) for m in messages)
+        if context is not None and len(context) == 0:
+            if self.on_missing_context == "refuse":
+                return Enforced(False, None, (), refused=True, reason="missing_context")
+            hook = self._escalate(Escalation("missing_context", (), (), original))
+            return Enforced(
+                False, None, (), escalated=True, escalation=hook, reason="missing_context"
+            )
+        models = [model, *self.fallbacks]
+        capped = self._needs_cap()
+        for m in models:
+            if capped and not _accepts_max_tokens(m):
+                raise InvalidInput(
+                    "a token or cost budget needs models that accept max_tokens=..., and "
+                    f"{_name(m)} does not; add a max_tokens keyword argument to it"
+                )
+        attempts: list[Attempt] = []
+        cursor: dict[Kind, int] = dict.fromkeys(_KINDS, 0)
+        current, next_fallback = 0, 1
+        convo: list[Message] = [dict(m) for m in original]
+        step: Literal["first", "reask", "fallback"] = "first"
+        while True:
+            if len(attempts) >= self.max_attempts:
+                raise _contract_error(
+                    f"no output satisfied the contract in {self.max_attempts} attempts", attempts
+                )
+            cap = self._completion_cap(convo, attempts)
+            if cap is not None and cap <= 0:
+                raise _contract_error("the budget has no room for another attempt", attempts)
+            attempt = self._call(models[current], convo, cap, step, len(attempts) + 1)
+            attempts.append(attempt)
+            if attempt.verdict.ok:
+                return Enforced(True, attempt.verdict.value, tuple(attempts))
+            kind = next(k for k in _KINDS if any(v.kind == k for v in attempt.verdict.errors))
+            steps = [s for s in self.on_fail[kind] if s != "repair"]
+            if cursor[kind] >= len(steps):
+                raise _contract_error(f"the on_fail steps for {kind} violations ran out", attempts)
+            action = steps[cursor[kind]]
+            cursor[kind] += 1
+            if action == "raise":
+                raise _contract_error(
+                    f"the output broke the contract ({kind}) and the policy says raise", attempts
+                )
+            if action == "escalate":
+                hook = self._escalate(
+                    Escalation("violations", attempt.verdict.errors, tuple(attempts), original)
+                )
+                return Enforced(
+                    False, None, tuple(attempts), escalated=True, escalation=hook, reason=kind
+                )
+            if action == "fallback":
+                if next_fallback >= len(models):
+                    raise _contract_error("no fallback model is left", attempts)
+                current, next_fallback = next_fallback, next_fallback + 1
+                convo, step = [dict(m) for m in original], "fallback"
+            else:  # reask: the original messages, the last output and a compact summary
+                convo = [dict(m) for m in original] + _reask_messages(attempt)
+                step = "reask"
+
+    def _escalate(self, e: Escalation) -> Any:
+        assert self.escalate is not None  # checked in __init__
+        return self.escalate(e)
+
+    def _needs_cap(self) -> bool:
+        return self.budget.max_tokens is not None or self.budget.max_cost is not None
+
+    def _count(self, text: str) -> int:
+        if self._tokenizer is None:
+            from covekit.data.tokenize import Tokenizer, get_tokenizer
+
+            t = self._tokenizer_arg
+            self._tokenizer = t if isinstance(t, Tokenizer) else get_tokenizer(t or "o200k_base")
+        return int(self._tokenizer.count(text, disallowed_special=()))
+
+    def _prompt_tokens(self, convo: Sequence[Message]) -> int:
+        return sum(self._count(str(m.get("content", ""))) + 4 for m in convo) + 2
+
+    def _completion_cap(self, convo: Sequence[Message], attempts: Sequence[Attempt]) -> int | None:
+        """The most completion tokens the next attempt may use; None: no limit."""
+        if not self._needs_cap():
+            return None
+        b = self.budget
+        prompt = self._prompt_tokens(convo)
+        caps = []
+        if b.max_tokens is not None:
+            used = sum((a.prompt_tokens or 0) + (a.completion_tokens or 0) for a in attempts)
+            caps.append(int(b.max_tokens - used - prompt))
+        if b.max_cost is not None:
+            assert b.prompt_price is not None and b.completion_price is not None
+            spent = sum(a.cost or 0.0 for a in attempts)
+            room = b.max_cost - spent - prompt * b.prompt_price
+            caps.append(
+                int(room / b.completion_price)
+                if b.completion_price > 0
+                else (1 << 30 if room >= 0 else -1)
+            )
+        return min(caps)
+
+    def _call(
+        self,
+        model: Callable[..., Any],
+        convo: list[Message],
+        cap: int | None,
+        step: Literal["first", "reask", "fallback"],
+        index: int,
+    ) -> Attempt:
+        raw = model(list(convo), max_tokens=cap) if cap is not None else model(list(convo))
+        reply = _as_reply(raw)
+        prompt, completion, cost = reply.prompt_tokens, reply.completion_tokens, reply.cost
+        if self._needs_cap():
+            if prompt is None:
+                prompt = self._prompt_tokens(convo)
+            if completion is None:
+                completion = self._count(reply.text)
+            b = self.budget
+            if cost is None and b.prompt_price is not None and b.completion_price is not None:
+                cost = prompt * b.prompt_price + completion * b.completion_price
+        return Attempt(
+            index, step, _name(model), reply.text, self.check(reply.text), prompt, completion, cost
+        )
+
+    # --------------------------------------------------------------------- providers
+    def for_provider(self, provider: Literal["openai-strict"]) -> dict[str, Any]:
+        """The output schema downgraded to what a provider's strict structured-output
+        mode accepts; the full contract is still checked locally by :meth:`check`.
+
+        ``"openai-strict"``: every object gets ``additionalProperties: false`` and lists
+        all its properties as required (optional ones become nullable); keywords that
+        mode rejects (``pattern``, ``format``, ``minimum``, ``maxLength``, ``minItems``,
+        ...) are dropped; ``oneOf`` becomes ``anyOf``; ``allOf`` of one schema is inlined.
+
+        >>> import covekit
+        >>> c = covekit.Contract({"type": "object", "properties": {
+        ...     "email": {"type": "string", "pattern": "@"},
+        ...     "n": {"type": "integer", "minimum": 1}}, "required": ["email"]})
+        >>> strict = c.for_provider("openai-strict")
+        >>> strict["properties"], strict["required"], strict["additionalProperties"]
+        ({'email': {'type': 'string'}, 'n': {'type': ['integer', 'null']}}, ['email', 'n'], False)
+        """
+        if provider != "openai-strict":
+            raise InvalidInput(f"unknown provider {provider!r}; known: 'openai-strict'")
+        if self.output_schema is None:
+            raise InvalidInput("this contract has no output schema to downgrade")
+        schema = self.output_schema
+        if isinstance(schema, str | bytes):
+            schema = json.loads(schema)
+        out: dict[str, Any] = _openai_strict(schema, "")
+        return out
+
+
+# ----------------------------------------------------------------------------- helpers
+def _policy(on_fail: Sequence[Step] | Mapping[str, Sequence[Step]]) -> dict[Kind, tuple[Step, ...]]:
+    def steps(seq: Any, what: str) -> tuple[Step, ...]:
+        if isinstance(seq, str):
+            seq = [seq]
+        out = tuple(seq)
+        for s in out:
+            if s not in _STEPS:
+                raise InvalidInput(
+                    f"unknown on_fail step {s!r} in {what}; steps: {', '.join(_STEPS)}"
+                )
+        return out
+
+    if isinstance(on_fail, Mapping):
+        for k in on_fail:
+            if k not in _KINDS:
+                raise InvalidInput(
+                    f"unknown violation kind {k!r} in on_fail; kinds: {', '.join(_KINDS)}"
+                )
+        return {k: steps(on_fail.get(k, ("raise",)), f"on_fail[{k!r}]") for k in _KINDS}
+    common = steps(on_fail, "on_fail")
+    return dict.fromkeys(_KINDS, common)
+
+
+def _find_calls(value: Any) -> list[ActionCall]:
+    """Action calls in an output: ``{"action", "arguments"}`` at the root, a list under
+    ``"actions"``, or OpenAI's ``"tool_calls"``."""
+    if not isinstance(value, dict):
+        return []
+    calls: list[ActionCall] = []
+
+    def one(item: Any, path: str) -> None:
+        if not isinstance(item, dict):
+            return
+        if isinstance(item.get("function"), dict):  # OpenAI tool call
+            f = item["function"]
+            if isinstance(f.get("name"), str):
+                calls.append(ActionCall(f["name"], f.get("arguments"), path + "/function"))
+            return
+        name = item.get("action", item.get("name"))
+        if isinstance(name, str):
+            args = item.get("arguments", item.get("args", item.get("parameters")))
+            calls.append(ActionCall(name, args, path))
+
+    if isinstance(value.get("action"), str):
+        one(value, "")
+    for key in ("actions", "tool_calls"):
+        seq = value.get(key)
+        if isinstance(seq, list):
+            for i, item in enumerate(seq):
+                one(item, f"/{key}/{i}")
+    return calls
+
+
+def _reask_messages(attempt: Attempt) -> list[Message]:
+    errs = attempt.verdict.errors
+    listed = "\n".join(f"- {v}" for v in errs[:_MAX_LISTED])
+    if len(errs) > _MAX_LISTED:
+        listed += f"\n- ... and {len(errs) - _MAX_LISTED} more"
+    quoted = (
+        attempt.text if len(attempt.text) <= _MAX_QUOTED else attempt.text[:_MAX_QUOTED] + " [...]"
+    )
+    return [
+        {"role": "assistant", "content": quoted},
+        {
+            "role": "user",
+            "content": "That output does not satisfy the required format:\n"
+            + listed
+            + "\nReply again with only the corrected output.",
+        },
+    ]
+
+
+def _as_reply(raw: Any) -> ModelReply:
+    if isinstance(raw, ModelReply):
+        return raw
+    if isinstance(raw, str):
+        return ModelReply(raw)
+    if isinstance(raw, Mapping):
+        text = raw.get("text", raw.get("content"))
+        usage = raw.get("usage") or {}
+        if isinstance(text, str):
+            return ModelReply(
+                text, usage.get("prompt_tokens"), usage.get("completion_tokens"), raw.get("cost")
+            )
+    raise InvalidInput(
+        f"the model returned {type(raw).__name__}; return a str, a covekit.ModelReply, or a "
+        "dict with 'text' (and optionally 'usage' and 'cost')"
+    )
+
+
+def _name(model: Any) -> str:
+    return str(
+        getattr(model, "name", None) or getattr(model, "__name__", None) or type(model).__name__
+    )
+
+
+def _accepts_max_tokens(model: Any) -> bool:
+    try:
+        params = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "max_tokens" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+# Keywords OpenAI's strict structured outputs reject (its documented subset keeps type,
+# properties, required, additionalProperties, items, enum, const, anyOf, $ref, $defs,
+# description and title).
+_OPENAI_DROPPED = frozenset(
+    {
+        "pattern", "format", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "contains",
+        "minContains", "maxContains", "minProperties", "maxProperties", "patternProperties",
+        "propertyNames", "unevaluatedProperties", "unevaluatedItems", "dependentRequired",
+        "dependentSchemas", "if", "then", "else", "not", "default", "examples", "$schema", "$id",
+        "$anchor", "$comment", "readOnly", "writeOnly", "deprecated", "contentEncoding",
+        "contentMediaType",
+    }
+)  # fmt: skip
+
+
+def _openai_strict(schema: Any, where: str) -> Any:
+    if isinstance(schema, bool):
+        if schema:
+            raise InvalidInput(
+                f"schema at {where or '/'} is `true` (anything); strict mode needs a definite type"
+            )
+        raise InvalidInput(f"schema at {where or '/'} is `false`; strict mode cannot express it")
+    if not isinstance(schema, dict):
+        raise InvalidInput(f"schema at {where or '/'} is not an object")
+    out: dict[str, Any] = {}
+    for key, sub in schema.items():
+        if key in _OPENAI_DROPPED:
+            continue
+        if key == "properties":
+            out[key] = {k: _openai_strict(v, f"{where}/properties/{k}") for k, v in sub.items()}
+        elif key in ("$defs", "definitions"):
+            out[key] = {k: _openai_strict(v, f"{where}/{key}/{k}") for k, v in sub.items()}
+        elif key == "items" and isinstance(sub, dict):
+            out[key] = _openai_strict(sub, f"{where}/items")
+        elif key == "prefixItems":
+            raise InvalidInput(f"{where}/prefixItems: strict mode has no tuple schemas")
+        elif key in ("anyOf", "oneOf"):
+            out["anyOf"] = [_openai_strict(s, f"{where}/{key}/{i}") for i, s in enumerate(sub)]
+        elif key == "allOf":
+            if len(sub) != 1:
+                raise InvalidInput(
+                    f"{where}/allOf: strict mode has no allOf; merge the schemas first"
+                )
+            for k, v in _openai_strict(sub[0], f"{where}/allOf/0").items():
+                out.setdefault(k, v)
+        elif key == "additionalProperties":
+            continue  # set below for every object
+        else:
+            out[key] = sub
+    is_object = out.get("type") == "object" or "properties" in out
+    if is_object:
+        props = out.setdefault("properties", {})
+        required = list(schema.get("required", []))
+        for name, sub in props.items():
+            if name not in required:
+                props[name] = _nullable(sub)
+                required.append(name)
+        out["required"] = required
+        out["additionalProperties"] = False
+    return out
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    t = schema.get("type")
+    if isinstance(t, str):
+        return {**schema, "type": [t, "null"]} if t != "null" else schema
+    if isinstance(t, list):
+        return schema if "null" in t else {**schema, "type": [*t, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
