@@ -40,10 +40,12 @@ __all__ = [
     "Attempt",
     "Budget",
     "Contract",
+    "ContractStream",
     "Enforced",
     "Escalation",
     "ModelReply",
     "Rule",
+    "StreamVerdict",
     "Verdict",
     "Violation",
 ]
@@ -216,6 +218,10 @@ class Rule:
     name: str
     check: Callable[[Any], Any]
     severity: Severity = "error"
+    #: The rule can judge a partial value (the completed parts of a streaming output):
+    #: :meth:`Contract.stream` then runs it after each chunk, and its violations are
+    #: certain. Other rules wait for the end.
+    partial: bool = False
 
     def run(self, value: Any) -> list[Violation]:
         """The violations of ``value`` (exceptions from ``check`` propagate)."""
@@ -685,6 +691,26 @@ class Contract:
             index, step, _name(model), reply.text, self.check(reply.text), prompt, completion, cost
         )
 
+    # --------------------------------------------------------------------- streaming
+    def stream(self) -> ContractStream:
+        """Judges an output while it streams: feed it chunks; each answer says valid
+        prefix, already invalid (with the violations and where) or complete. The schema
+        and the allowed actions judge partial output; rules only when they say
+        ``partial=True``; the rest waits for :meth:`ContractStream.end`, which returns
+        the full :meth:`check` of the text.
+
+        >>> import covekit
+        >>> c = covekit.Contract({"type": "object", "properties": {"answer": {"type": "string"}},
+        ...                       "additionalProperties": False}, actions=["search"])
+        >>> s = c.stream()
+        >>> s.feed('{"answer": "Paris is').status
+        'partial'
+        >>> state = s.feed(' the capital", "action": "delete_all"')
+        >>> state.status, sorted({v.kind for v in state.violations})
+        ('invalid', ['action', 'schema'])
+        """
+        return ContractStream(self)
+
     # --------------------------------------------------------------------- providers
     def for_provider(self, provider: Literal["openai-strict"]) -> dict[str, Any]:
         """The output schema downgraded to what a provider's strict structured-output
@@ -712,6 +738,70 @@ class Contract:
             schema = json.loads(schema)
         out: dict[str, Any] = _openai_strict(schema, "")
         return out
+
+
+# ----------------------------------------------------------------------------- streaming
+@dataclass(frozen=True, slots=True)
+class StreamVerdict:
+    """The judgement of a streaming output so far: ``status`` (``"partial"``,
+    ``"invalid"`` or ``"complete"``), the certain ``violations`` and, when invalid, the
+    ``offset`` (a ``str`` index into the text) where that became certain."""
+
+    status: Literal["partial", "invalid", "complete"]
+    violations: tuple[Violation, ...] = ()
+    offset: int | None = None
+
+
+class ContractStream:
+    """A :class:`Contract` applied to an output as it streams (see :meth:`Contract.stream`)."""
+
+    def __init__(self, contract: Contract) -> None:
+        from covekit.execution.stream import SchemaStream
+
+        self._contract = contract
+        self._inner = SchemaStream(contract._schema)
+        self._verdict = StreamVerdict("partial")
+
+    @property
+    def value(self) -> Any:
+        """The value parsed so far (for progressive display)."""
+        return self._inner.value
+
+    @property
+    def text(self) -> str:
+        """All the text fed so far."""
+        return self._inner.text
+
+    def feed(self, chunk: str) -> StreamVerdict:
+        """Adds a chunk of the output and judges it; once invalid, it stays invalid."""
+        state = self._inner.feed(chunk)
+        if self._verdict.status == "invalid":
+            return self._verdict
+        violations: list[Violation] = []
+        if state.syntax_error is not None:
+            violations.append(Violation("syntax", state.syntax_error))
+        violations += [
+            Violation("schema", e.message, e.instance_path, e.keyword) for e in state.errors
+        ]
+        parser = self._inner._parser
+        if parser.has_root and (parser.changed or state.status != "partial"):
+            done = parser.snapshot()  # completed parts only
+            calls = [c for c in _find_calls(done) if c.name not in self._contract.actions]
+            violations += self._contract._check_actions(calls)
+            if not any(v.kind != "rule" for v in violations):
+                for rule in self._contract.rules:
+                    if rule.partial:
+                        violations += [v for v in rule.run(done) if v.severity == "error"]
+        if any(v.severity == "error" for v in violations):
+            offset = state.offset if state.offset is not None else len(self._inner.text)
+            self._verdict = StreamVerdict("invalid", tuple(violations), offset)
+        else:
+            self._verdict = StreamVerdict(state.status if state.status != "invalid" else "partial")
+        return self._verdict
+
+    def end(self) -> Verdict:
+        """The stream is over: the full :meth:`Contract.check` of the text."""
+        return self._contract.check(self._inner.text)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from covekit import _core
+
+if TYPE_CHECKING:
+    from covekit.execution.stream import SchemaStream
 
 __all__ = ["Schema", "SchemaViolation", "ValidationResult"]
 
@@ -144,6 +147,18 @@ class Schema:
     def is_valid(self, obj: Any) -> bool:
         """True when the Python data is valid: the fastest path (no error objects)."""
         return bool(self._native.is_valid(obj))
+
+    def stream(self) -> SchemaStream:
+        """A validator of this schema for text that arrives in chunks (a streaming model):
+        after each chunk it says valid prefix, already invalid (where), or complete.
+
+        >>> s = Schema({"type": "array", "maxItems": 2}).stream()
+        >>> s.feed("[1, 2").status, s.feed(", 3").status
+        ('partial', 'invalid')
+        """
+        from covekit.execution.stream import SchemaStream
+
+        return SchemaStream(self)
 
     def __repr__(self) -> str:
         return f"<covekit.Schema {json.dumps(self._schema)[:60]}>"
