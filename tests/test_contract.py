@@ -442,8 +442,9 @@ def tok_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_doctests() -> None:
     import doctest
 
-    from covekit.execution import contract as contract_module
+    from covekit.execution import contract, providers, verdict
 
-    result = doctest.testmod(contract_module)
-    assert result.attempted > 0
-    assert result.failed == 0
+    for module in (contract, providers, verdict):
+        result = doctest.testmod(module)
+        assert result.attempted > 0, module.__name__
+        assert result.failed == 0, module.__name__

@@ -45,22 +45,26 @@ from covekit.data.vector_index import VectorIndex as VectorIndex
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import RepairError as RepairError
 from covekit.execution.contract import Action as Action
-from covekit.execution.contract import ActionCall as ActionCall
-from covekit.execution.contract import Attempt as Attempt
 from covekit.execution.contract import Budget as Budget
 from covekit.execution.contract import Contract as Contract
-from covekit.execution.contract import Enforced as Enforced
-from covekit.execution.contract import Escalation as Escalation
-from covekit.execution.contract import ModelReply as ModelReply
+from covekit.execution.contract import ContractStream as ContractStream
 from covekit.execution.contract import Rule as Rule
-from covekit.execution.contract import Verdict as Verdict
-from covekit.execution.contract import Violation as Violation
 from covekit.execution.repair import Repair as Repair
 from covekit.execution.repair import Repaired as Repaired
 from covekit.execution.repair import repair_json as repair_json
 from covekit.execution.schema import Schema as Schema
 from covekit.execution.schema import SchemaViolation as SchemaViolation
 from covekit.execution.schema import ValidationResult as ValidationResult
+from covekit.execution.stream import SchemaStream as SchemaStream
+from covekit.execution.stream import StreamState as StreamState
+from covekit.execution.verdict import ActionCall as ActionCall
+from covekit.execution.verdict import Attempt as Attempt
+from covekit.execution.verdict import Enforced as Enforced
+from covekit.execution.verdict import Escalation as Escalation
+from covekit.execution.verdict import ModelReply as ModelReply
+from covekit.execution.verdict import StreamVerdict as StreamVerdict
+from covekit.execution.verdict import Verdict as Verdict
+from covekit.execution.verdict import Violation as Violation
 
 __version__ = "0.1.0"
 
@@ -78,6 +82,7 @@ __all__ = [
     "Chunk",
     "Chunker",
     "Contract",
+    "ContractStream",
     "CovekitError",
     "Document",
     "Duplicate",
@@ -101,11 +106,14 @@ __all__ = [
     "RetrievalHit",
     "Rule",
     "Schema",
+    "SchemaStream",
     "SchemaViolation",
     "SearchHit",
     "SentenceTransformerEmbedder",
     "SignalScore",
     "Skipped",
+    "StreamState",
+    "StreamVerdict",
     "Tokenizer",
     "ValidationResult",
     "VectorIndex",

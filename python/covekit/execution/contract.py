@@ -33,27 +33,24 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from covekit.errors import ContractError, InvalidInput
+from covekit.execution.providers import strict_schema
+from covekit.execution.verdict import (
+    ActionCall,
+    Attempt,
+    Enforced,
+    Escalation,
+    Kind,
+    Message,
+    ModelReply,
+    Severity,
+    StreamVerdict,
+    Verdict,
+    Violation,
+)
 
-__all__ = [
-    "Action",
-    "ActionCall",
-    "Attempt",
-    "Budget",
-    "Contract",
-    "ContractStream",
-    "Enforced",
-    "Escalation",
-    "ModelReply",
-    "Rule",
-    "StreamVerdict",
-    "Verdict",
-    "Violation",
-]
+__all__ = ["Action", "Budget", "Contract", "ContractStream", "Model", "Rule"]
 
-Kind = Literal["syntax", "schema", "rule", "action"]
 Step = Literal["repair", "reask", "fallback", "escalate", "raise"]
-Severity = Literal["error", "warning"]
-Message = Mapping[str, Any]
 
 _KINDS: tuple[Kind, ...] = (
     "syntax",
@@ -64,132 +61,6 @@ _KINDS: tuple[Kind, ...] = (
 _STEPS = ("repair", "reask", "fallback", "escalate", "raise")
 _MAX_LISTED = 10  # violations listed in a re-ask message
 _MAX_QUOTED = 2000  # characters of the failed output quoted back in a re-ask
-
-
-# ----------------------------------------------------------------------------- results
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One way an output breaks its contract.
-
-    ``kind`` is ``"syntax"`` (not JSON, or not repairable), ``"schema"``, ``"action"``
-    or ``"rule"``; ``path`` a JSON Pointer into the output ("" for the whole of it);
-    ``source`` the schema keyword, rule or action name behind it. Only ``severity
-    == "error"`` fails an output.
-
-    >>> v = Violation("rule", "no refund above 500", path="/amount", source="refund_cap")
-    >>> str(v), v.severity
-    ('rule /amount: no refund above 500', 'error')
-    """
-
-    kind: Kind
-    message: str
-    path: str = ""
-    source: str = ""
-    severity: Severity = "error"
-
-    def __str__(self) -> str:
-        where = self.path or "(root)"
-        return f"{self.kind} {where}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class ActionCall:
-    """An action the output asks for: its ``name``, ``arguments`` and where it is."""
-
-    name: str
-    arguments: Any
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The judgement of one output: ``ok`` (no error), the parsed ``value`` (a pydantic
-    instance when the contract was given a model class; ``None`` when the text is not
-    JSON), the ``violations``, the ``repairs`` made to the text, and the ``actions``
-    it calls."""
-
-    ok: bool
-    value: Any
-    violations: tuple[Violation, ...]
-    repairs: tuple[Any, ...] = ()
-    actions: tuple[ActionCall, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def errors(self) -> tuple[Violation, ...]:
-        """The violations of severity ``"error"``."""
-        return tuple(v for v in self.violations if v.severity == "error")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelReply:
-    """What a model callable may return instead of a plain ``str``: the text, with the
-    usage and cost it reports (``None`` when unknown)."""
-
-    text: str
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One call of a model inside :meth:`Contract.enforce`."""
-
-    index: int
-    step: Literal["first", "reask", "fallback"]
-    model: str
-    text: str
-    verdict: Verdict
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """What the escalation hook receives: why, the remaining violations, the attempts
-    so far and the original messages."""
-
-    reason: Literal["violations", "missing_context", "budget"]
-    violations: tuple[Violation, ...]
-    attempts: tuple[Attempt, ...]
-    messages: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Enforced:
-    """The outcome of :meth:`Contract.enforce`.
-
-    ``ok`` with ``value`` when an attempt passed; otherwise ``refused`` (missing
-    context with ``on_missing_context="refuse"``) or ``escalated`` (with the hook's
-    return value in ``escalation``). Every model call is in ``attempts``.
-    """
-
-    ok: bool
-    value: Any
-    attempts: tuple[Attempt, ...]
-    refused: bool = False
-    escalated: bool = False
-    escalation: Any = None
-    reason: str = ""
-
-    @property
-    def prompt_tokens(self) -> int:
-        """Prompt tokens over all attempts (those reported or counted)."""
-        return sum(a.prompt_tokens or 0 for a in self.attempts)
-
-    @property
-    def completion_tokens(self) -> int:
-        """Completion tokens over all attempts (those reported or counted)."""
-        return sum(a.completion_tokens or 0 for a in self.attempts)
-
-    @property
-    def cost(self) -> float:
-        """Cost over all attempts (those known)."""
-        return sum(a.cost or 0.0 for a in self.attempts)
 
 
 def _contract_error(why: str, attempts: Sequence[Attempt]) -> ContractError:
@@ -247,7 +118,13 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Action:
     """An action (tool) the output may call, with the JSON Schema (or pydantic model
-    class) of its arguments; ``None`` accepts any arguments."""
+    class) of its arguments; ``None`` accepts any arguments.
+
+    >>> import covekit
+    >>> c = covekit.Contract(actions=[covekit.Action("refund", {"required": ["amount"]})])
+    >>> [v.message for v in c.check({"action": "refund", "arguments": {}}).violations]
+    ['refund: "amount" is a required property']
+    """
 
     name: str
     parameters: Any = None
@@ -258,7 +135,15 @@ class Action:
 class Budget:
     """Limits over all attempts of one :meth:`Contract.enforce`: tokens (prompt plus
     completion) and cost. Cost is what the model reports, or tokens times the prices
-    given here (per token). ``None``: no limit."""
+    given here (per token). ``None``: no limit.
+
+    >>> import covekit
+    >>> budget = covekit.Budget(max_tokens=2000, max_cost=0.01,
+    ...                         prompt_price=2.5e-6, completion_price=1e-5)
+    >>> contract = covekit.Contract({"type": "object"}, budget=budget)
+    >>> contract.budget.max_tokens
+    2000
+    """
 
     max_tokens: int | None = None
     max_cost: float | None = None
@@ -321,6 +206,11 @@ class Contract:
         format_assertion: check ``format`` keywords instead of treating them as notes.
         tokenizer: counts tokens when a budget needs them and the model reports none
             (a :class:`covekit.Tokenizer` or an encoding name; default ``o200k_base``).
+
+    >>> import covekit
+    >>> c = covekit.Contract({"type": "object", "required": ["answer"]}, max_attempts=2)
+    >>> c.check('{"answer": 42}').ok, c.check("{}").errors[0].source
+    (True, 'required')
     """
 
     def __init__(
@@ -729,31 +619,23 @@ class Contract:
         >>> strict["properties"], strict["required"], strict["additionalProperties"]
         ({'email': {'type': 'string'}, 'n': {'type': ['integer', 'null']}}, ['email', 'n'], False)
         """
-        if provider != "openai-strict":
-            raise InvalidInput(f"unknown provider {provider!r}; known: 'openai-strict'")
         if self.output_schema is None:
             raise InvalidInput("this contract has no output schema to downgrade")
         schema = self.output_schema
         if isinstance(schema, str | bytes):
             schema = json.loads(schema)
-        out: dict[str, Any] = _openai_strict(schema, "")
-        return out
+        return strict_schema(schema, provider)
 
 
 # ----------------------------------------------------------------------------- streaming
-@dataclass(frozen=True, slots=True)
-class StreamVerdict:
-    """The judgement of a streaming output so far: ``status`` (``"partial"``,
-    ``"invalid"`` or ``"complete"``), the certain ``violations`` and, when invalid, the
-    ``offset`` (a ``str`` index into the text) where that became certain."""
-
-    status: Literal["partial", "invalid", "complete"]
-    violations: tuple[Violation, ...] = ()
-    offset: int | None = None
-
-
 class ContractStream:
-    """A :class:`Contract` applied to an output as it streams (see :meth:`Contract.stream`)."""
+    """A :class:`Contract` applied to an output as it streams (see :meth:`Contract.stream`).
+
+    >>> import covekit
+    >>> s = covekit.Contract({"type": "object"}, actions=["search"]).stream()
+    >>> s.feed('{"action": "se').status, s.feed('arch"}').status, s.end().ok
+    ('partial', 'complete', True)
+    """
 
     def __init__(self, contract: Contract) -> None:
         from covekit.execution.stream import SchemaStream
@@ -907,75 +789,3 @@ def _accepts_max_tokens(model: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return any(p.name == "max_tokens" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
-# Keywords OpenAI's strict structured outputs reject (its documented subset keeps type,
-# properties, required, additionalProperties, items, enum, const, anyOf, $ref, $defs,
-# description and title).
-_OPENAI_DROPPED = frozenset(
-    {
-        "pattern", "format", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "contains",
-        "minContains", "maxContains", "minProperties", "maxProperties", "patternProperties",
-        "propertyNames", "unevaluatedProperties", "unevaluatedItems", "dependentRequired",
-        "dependentSchemas", "if", "then", "else", "not", "default", "examples", "$schema", "$id",
-        "$anchor", "$comment", "readOnly", "writeOnly", "deprecated", "contentEncoding",
-        "contentMediaType",
-    }
-)  # fmt: skip
-
-
-def _openai_strict(schema: Any, where: str) -> Any:
-    if isinstance(schema, bool):
-        if schema:
-            raise InvalidInput(
-                f"schema at {where or '/'} is `true` (anything); strict mode needs a definite type"
-            )
-        raise InvalidInput(f"schema at {where or '/'} is `false`; strict mode cannot express it")
-    if not isinstance(schema, dict):
-        raise InvalidInput(f"schema at {where or '/'} is not an object")
-    out: dict[str, Any] = {}
-    for key, sub in schema.items():
-        if key in _OPENAI_DROPPED:
-            continue
-        if key == "properties":
-            out[key] = {k: _openai_strict(v, f"{where}/properties/{k}") for k, v in sub.items()}
-        elif key in ("$defs", "definitions"):
-            out[key] = {k: _openai_strict(v, f"{where}/{key}/{k}") for k, v in sub.items()}
-        elif key == "items" and isinstance(sub, dict):
-            out[key] = _openai_strict(sub, f"{where}/items")
-        elif key == "prefixItems":
-            raise InvalidInput(f"{where}/prefixItems: strict mode has no tuple schemas")
-        elif key in ("anyOf", "oneOf"):
-            out["anyOf"] = [_openai_strict(s, f"{where}/{key}/{i}") for i, s in enumerate(sub)]
-        elif key == "allOf":
-            if len(sub) != 1:
-                raise InvalidInput(
-                    f"{where}/allOf: strict mode has no allOf; merge the schemas first"
-                )
-            for k, v in _openai_strict(sub[0], f"{where}/allOf/0").items():
-                out.setdefault(k, v)
-        elif key == "additionalProperties":
-            continue  # set below for every object
-        else:
-            out[key] = sub
-    is_object = out.get("type") == "object" or "properties" in out
-    if is_object:
-        props = out.setdefault("properties", {})
-        required = list(schema.get("required", []))
-        for name, sub in props.items():
-            if name not in required:
-                props[name] = _nullable(sub)
-                required.append(name)
-        out["required"] = required
-        out["additionalProperties"] = False
-    return out
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    t = schema.get("type")
-    if isinstance(t, str):
-        return {**schema, "type": [t, "null"]} if t != "null" else schema
-    if isinstance(t, list):
-        return schema if "null" in t else {**schema, "type": [*t, "null"]}
-    return {"anyOf": [schema, {"type": "null"}]}

@@ -91,7 +91,7 @@ class PartialJSON:
     >>> p.snapshot(), p.snapshot(with_open_scalar=True), p.placeholder_path()
     ([1, {}], [1, {'a': 'x'}], '/1/a')
     >>> sorted(p.open_containers()), p.judging_snapshot()
-    (['', '/1'], [1, {'a': None}])
+    (['', '/1'], [1, {'a': 'x'}])
     """
 
     def __init__(self) -> None:
@@ -134,13 +134,21 @@ class PartialJSON:
         return None
 
     def judging_snapshot(self) -> Any:
-        """The value so far with ``None`` at :meth:`placeholder_path`, so that a value
+        """The value so far with a stand-in at :meth:`placeholder_path`, so that a value
         that has begun counts (for ``maxItems``) and a key that is complete is there
-        (for ``additionalProperties``), while nothing is assumed about their content."""
+        (for ``additionalProperties``). The stand-in is what has been written (the
+        string so far, the number prefix, the literal it must be) or ``None``; nothing
+        about it is judged (see ``_certain``), it only makes messages read naturally."""
         value: Any = copy.deepcopy(self.root) if self.has_root else None
         if self.placeholder_path() is None:
             return value
-        return self._insert(value, None)
+        stand_in: Any = None
+        if self._mode in ("string", "number") and not self._is_key:
+            partial = self._partial_scalar()
+            stand_in = None if partial is _MISSING else partial
+        elif self._mode == "literal":
+            stand_in = _LITERALS[self._lit[0]][1]
+        return self._insert(value, stand_in)
 
     def open_containers(self) -> set[str]:
         """JSON Pointers of the containers still open."""
@@ -412,7 +420,13 @@ class StreamState:
     ``"complete"``); for ``"invalid"``, the schema ``errors`` or the ``syntax_error``,
     and ``offset``, a ``str`` index into the whole text: the end of the first failing
     value when it is complete, else the end of the text judged (a syntax error: the
-    offending character)."""
+    offending character).
+
+    >>> import covekit
+    >>> state = covekit.Schema({"type": "array"}).stream().feed("{")
+    >>> state.status, state.errors[0].message, state.offset
+    ('invalid', '{} is not of type "array"', 1)
+    """
 
     status: Status
     errors: tuple[SchemaViolation, ...] = ()
@@ -425,7 +439,13 @@ class StreamState:
 
 
 class SchemaStream:
-    """Validates a JSON document as it streams in (see the module docs)."""
+    """Validates a JSON document as it streams in (see the module docs).
+
+    >>> import covekit
+    >>> s = covekit.Schema({"type": "object", "required": ["a"]}).stream()
+    >>> s.feed('{"b": 1').status, s.feed("}").status, s.state.errors[0].keyword
+    ('partial', 'invalid', 'required')
+    """
 
     def __init__(self, schema: Schema | None) -> None:
         self._schema = schema
