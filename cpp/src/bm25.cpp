@@ -546,21 +546,38 @@ void Index::compact_locked() {
 std::vector<Index::QueryTerm> Index::query_terms(std::string_view query) const {
   const std::vector<std::string> words = analyzer_.analyze(query);
   std::vector<QueryTerm> out;
-  std::unordered_map<std::string_view, std::size_t> pos;
-  uint32_t order = 0;
-  for (const std::string& w : words) {
-    const auto seen = pos.find(w);
-    if (seen != pos.end()) {
-      if (seen->second != SIZE_MAX) out[seen->second].qtf += 1.0;
+  out.reserve(words.size());
+  // A repeated word adds to its term's qtf (or is skipped again when the index lacks
+  // it). Short queries find the repeats by a linear scan, which beats building a hash
+  // map per query; long ones use the map (the scan is quadratic).
+  constexpr std::size_t kScanUpTo = 32;
+  std::unordered_map<std::string_view, std::size_t> seen_at;  // word -> index in out, or SIZE_MAX
+  std::vector<std::size_t> slot_of(words.size(), SIZE_MAX);    // (short queries) word i -> out index
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    std::size_t prior = SIZE_MAX;  // the out index of an earlier occurrence, or SIZE_MAX
+    bool repeated = false;
+    if (words.size() <= kScanUpTo) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (words[j] == w) {
+          repeated = true;
+          prior = slot_of[j];
+          break;
+        }
+    } else if (const auto f = seen_at.find(w); f != seen_at.end()) {
+      repeated = true;
+      prior = f->second;
+    }
+    if (repeated) {
+      if (prior != SIZE_MAX) out[prior].qtf += 1.0;
+      slot_of[i] = prior;
       continue;
     }
     const auto it = term_ids_.find(w);
-    if (it == term_ids_.end() || df_[it->second] == 0) {
-      pos.emplace(w, SIZE_MAX);
-      continue;
-    }
-    pos.emplace(w, out.size());
-    out.push_back(QueryTerm{it->second, order++, 1.0, 0.0, 0.0});
+    const bool known = it != term_ids_.end() && df_[it->second] != 0;
+    slot_of[i] = known ? out.size() : SIZE_MAX;
+    if (words.size() > kScanUpTo) seen_at.emplace(w, slot_of[i]);
+    if (known) out.push_back(QueryTerm{it->second, static_cast<uint32_t>(out.size()), 1.0, 0.0, 0.0});
   }
   return out;
 }
