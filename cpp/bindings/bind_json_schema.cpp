@@ -43,7 +43,7 @@ struct PyAdapter {
   static NumberView number(V v) {
     if (PyFloat_Check(v)) {
       const double d = PyFloat_AS_DOUBLE(v);
-      NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0};
+      NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0, {}};
       if (n.integer && std::fabs(d) < 9.2e18) {
         n.exact = true;
         n.i = static_cast<int64_t>(d);
@@ -54,14 +54,22 @@ struct PyAdapter {
     const long long i = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (overflow == 0) {
       if (i == -1 && PyErr_Occurred()) throw py::error_already_set();
-      return {static_cast<double>(i), true, true, static_cast<int64_t>(i)};
+      return {static_cast<double>(i), true, true, static_cast<int64_t>(i), {}};
     }
     double d = PyLong_AsDouble(v);
     if (d == -1.0 && PyErr_Occurred()) {
       PyErr_Clear();
       d = overflow > 0 ? HUGE_VAL : -HUGE_VAL;
     }
-    return {d, true, false, 0};
+    // The exact digits, for multipleOf (valid until the next big int on this thread).
+    thread_local std::string digits;
+    PyObject* str = PyObject_Str(v);
+    if (!str) throw py::error_already_set();
+    Py_ssize_t n = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(str, &n);
+    digits.assign(data ? data : "", data ? static_cast<std::size_t>(n) : 0);
+    Py_DECREF(str);
+    return {d, true, false, 0, digits};
   }
   static std::string_view string(V v) {
     Py_ssize_t n = 0;

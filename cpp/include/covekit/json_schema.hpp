@@ -129,7 +129,14 @@ std::size_t count_code_points(std::string_view s) noexcept;
 // a == b within JSON Schema's number equality (1 == 1.0).
 bool number_equal(double a, bool a_exact, int64_t a_i, double b, bool b_exact, int64_t b_i) noexcept;
 // `value` is a multiple of `divisor` (> 0), exact for integers and decimals like 0.0001.
-bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor) noexcept;
+// `v_text` is the number's JSON text when it is known (numbers beyond a double's reach).
+bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor,
+                    std::string_view v_text = {}) noexcept;
+// Splits decimal JSON number text into significant digits (no leading/trailing zeros) and a
+// power of ten. False when `text` is not a number.
+bool decimal_parts(std::string_view text, std::string& digits, int64_t& exp10, bool& negative);
+// The JSON number text denotes a whole number (1.0, 1e3: yes; 1e-1000, 0.5: no).
+bool decimal_is_integer(std::string_view text);
 
 enum class Op : uint8_t {
   Fail,          // a `false` schema

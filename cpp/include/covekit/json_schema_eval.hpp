@@ -33,6 +33,7 @@ struct NumberView {
   bool integer = false;  // mathematically whole
   bool exact = false;    // i holds the value exactly
   int64_t i = 0;
+  std::string_view text;  // the JSON digits, for numbers a double cannot hold (may be empty)
 };
 
 inline void append_double(std::string& out, double d) {
@@ -397,7 +398,7 @@ class Evaluator {
       case Op::MultipleOf: {
         if (A::type(v) != kNumber) return true;
         const NumberView x = A::number(v);
-        if (is_multiple_of(x.d, x.exact, x.i, ins.value)) return true;
+        if (is_multiple_of(x.d, x.exact, x.i, ins.value, x.text)) return true;
         return fail(n, ins, [&] { return show(v) + " is not a multiple of " + to_json(ins.value); });
       }
       case Op::MinLength: case Op::MaxLength: {
@@ -810,7 +811,7 @@ struct JsonValueAdapter {
     }
   }
   static bool boolean(V v) noexcept { return v->boolean; }
-  static NumberView number(V v) noexcept { return {v->number, v->integer, v->exact, v->i64}; }
+  static NumberView number(V v) noexcept { return {v->number, v->integer, v->exact, v->i64, v->text}; }
   static std::string_view string(V v) noexcept { return v->text; }
   static std::size_t size(V v) noexcept {
     return v->kind == JsonValue::Kind::Array ? v->items.size() : v->members.size();
