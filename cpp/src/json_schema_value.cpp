@@ -47,7 +47,7 @@ bool decimal_parts(std::string_view t, std::string& digits, int64_t& exp10, bool
     exp10 = 0;
     return true;
   }
-  digits.erase(0, lead);
+  digits = digits.substr(lead);
   while (digits.size() > 1 && digits.back() == '0') {
     digits.pop_back();
     ++exp10;
@@ -410,6 +410,8 @@ bool number_equal(double a, bool a_exact, int64_t a_i, double b, bool b_exact, i
 
 namespace {
 
+__extension__ typedef unsigned __int128 u128;
+
 // Digits of a number in its shortest decimal form.
 std::string decimal_text(double d, bool exact, int64_t i, std::string_view text) {
   if (!text.empty()) return std::string(text);
@@ -429,7 +431,7 @@ int exact_multiple(const std::string& value, const std::string& divisor) {
   if (!decimal_parts(value, vd, a, vn) || !decimal_parts(divisor, dd, b, dn)) return -1;
   if (vd == "0") return 1;
   if (dd.size() > 18) return -1;
-  unsigned __int128 d = 0;
+  u128 d = 0;
   for (char c : dd) d = d * 10 + static_cast<unsigned>(c - '0');
   if (d == 0) return -1;
   // value/divisor = (V / D) * 10^(a-b)
@@ -437,7 +439,7 @@ int exact_multiple(const std::string& value, const std::string& divisor) {
   // shift < 0: V would have to be divisible by D * 10^-shift, but V has no trailing zeros.
   if (shift < 0) return 0;
   if (shift > 100000) return -1;
-  unsigned __int128 r = 0;
+  u128 r = 0;
   for (char c : vd) r = (r * 10 + static_cast<unsigned>(c - '0')) % d;
   for (int64_t k = 0; k < shift && r != 0; ++k) r = (r * 10) % d;
   return r == 0 ? 1 : 0;
