@@ -7,12 +7,11 @@ import json
 import threading
 from typing import Any
 
+import covekit
 import pytest
+from covekit.errors import CovekitError, InvalidInput, InvalidJSON, SchemaError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import covekit
-from covekit.errors import CovekitError, InvalidInput, InvalidJSON, SchemaError
 
 
 def first_error(schema: Any, instance: Any) -> covekit.SchemaViolation:
@@ -27,74 +26,243 @@ def first_error(schema: Any, instance: Any) -> covekit.SchemaViolation:
 # (schema, instance, instance_path, keyword_location, keyword, message)
 KEYWORD_CASES = [
     ({"type": "integer"}, "abc", "", "/type", "type", '"abc" is not of type "integer"'),
-    ({"type": ["string", "null"]}, 1, "", "/type", "type", '1 is not of type any of ["string", "null"]'),
+    (
+        {"type": ["string", "null"]},
+        1,
+        "",
+        "/type",
+        "type",
+        '1 is not of type any of ["string", "null"]',
+    ),
     ({"const": "a"}, "b", "", "/const", "const", '"a" was expected, not "b"'),
     ({"enum": [1, 2]}, 3, "", "/enum", "enum", "3 is not one of [1, 2]"),
     ({"minimum": 0}, -3, "", "/minimum", "minimum", "-3 is less than the minimum of 0"),
     ({"maximum": 10}, 11.5, "", "/maximum", "maximum", "11.5 is greater than the maximum of 10"),
-    ({"exclusiveMinimum": 0}, 0, "", "/exclusiveMinimum", "exclusiveMinimum",
-     "0 is less than or equal to the exclusive minimum of 0"),
-    ({"exclusiveMaximum": 1}, 1, "", "/exclusiveMaximum", "exclusiveMaximum",
-     "1 is greater than or equal to the exclusive maximum of 1"),
+    (
+        {"exclusiveMinimum": 0},
+        0,
+        "",
+        "/exclusiveMinimum",
+        "exclusiveMinimum",
+        "0 is less than or equal to the exclusive minimum of 0",
+    ),
+    (
+        {"exclusiveMaximum": 1},
+        1,
+        "",
+        "/exclusiveMaximum",
+        "exclusiveMaximum",
+        "1 is greater than or equal to the exclusive maximum of 1",
+    ),
     ({"multipleOf": 0.5}, 1.2, "", "/multipleOf", "multipleOf", "1.2 is not a multiple of 0.5"),
     ({"minLength": 3}, "ab", "", "/minLength", "minLength", '"ab" is shorter than 3 characters'),
     ({"maxLength": 2}, "abc", "", "/maxLength", "maxLength", '"abc" is longer than 2 characters'),
     ({"pattern": "^a+$"}, "b", "", "/pattern", "pattern", '"b" does not match "^a+$"'),
     ({"minItems": 2}, [1], "", "/minItems", "minItems", "[1] has fewer than 2 items"),
     ({"maxItems": 1}, [1, 2], "", "/maxItems", "maxItems", "[1, 2] has more than 1 item"),
-    ({"uniqueItems": True}, [1, 2, 1], "", "/uniqueItems", "uniqueItems",
-     "[1, 2, 1] has non-unique items (at 0 and 2)"),
-    ({"items": {"type": "string"}}, ["a", 2], "/1", "/items/type", "type", '2 is not of type "string"'),
-    ({"prefixItems": [{"type": "string"}], "items": False}, ["a", 2], "", "/items", "items",
-     '["a", 2] has 2 items, but the schema allows only 1'),
-    ({"contains": {"type": "string"}}, [1], "", "/contains", "contains",
-     "[1] does not contain an item that matches the schema"),
-    ({"contains": {"type": "string"}, "minContains": 2}, ["a", 1], "", "/minContains", "minContains",
-     '["a", 1] contains fewer than 2 items that match the schema'),
-    ({"contains": {"type": "string"}, "maxContains": 1}, ["a", "b"], "", "/maxContains", "maxContains",
-     '["a", "b"] contains more than 1 items that match the schema'),
+    (
+        {"uniqueItems": True},
+        [1, 2, 1],
+        "",
+        "/uniqueItems",
+        "uniqueItems",
+        "[1, 2, 1] has non-unique items (at 0 and 2)",
+    ),
+    (
+        {"items": {"type": "string"}},
+        ["a", 2],
+        "/1",
+        "/items/type",
+        "type",
+        '2 is not of type "string"',
+    ),
+    (
+        {"prefixItems": [{"type": "string"}], "items": False},
+        ["a", 2],
+        "",
+        "/items",
+        "items",
+        '["a", 2] has 2 items, but the schema allows only 1',
+    ),
+    (
+        {"contains": {"type": "string"}},
+        [1],
+        "",
+        "/contains",
+        "contains",
+        "[1] does not contain an item that matches the schema",
+    ),
+    (
+        {"contains": {"type": "string"}, "minContains": 2},
+        ["a", 1],
+        "",
+        "/minContains",
+        "minContains",
+        '["a", 1] contains fewer than 2 items that match the schema',
+    ),
+    (
+        {"contains": {"type": "string"}, "maxContains": 1},
+        ["a", "b"],
+        "",
+        "/maxContains",
+        "maxContains",
+        '["a", "b"] contains more than 1 items that match the schema',
+    ),
     ({"required": ["name"]}, {}, "", "/required", "required", '"name" is a required property'),
-    ({"minProperties": 1}, {}, "", "/minProperties", "minProperties", "{} has fewer than 1 property"),
-    ({"maxProperties": 0}, {"a": 1}, "", "/maxProperties", "maxProperties",
-     '{"a": 1} has more than 0 properties'),
-    ({"dependentRequired": {"a": ["b"]}}, {"a": 1}, "", "/dependentRequired", "dependentRequired",
-     '"b" is required when "a" is present'),
-    ({"properties": {"age": {"minimum": 0}}}, {"age": -1}, "/age", "/properties/age/minimum", "minimum",
-     "-1 is less than the minimum of 0"),
-    ({"patternProperties": {"^x-": {"type": "string"}}}, {"x-a": 1}, "/x-a", "/patternProperties/^x-/type", "type",
-     '1 is not of type "string"'),
-    ({"additionalProperties": False}, {"a": 1}, "", "/additionalProperties", "additionalProperties",
-     'additional property "a" is not allowed'),
-    ({"additionalProperties": {"type": "string"}}, {"a": 1}, "/a", "/additionalProperties/type", "type",
-     '1 is not of type "string"'),
-    ({"propertyNames": {"maxLength": 2}}, {"abc": 1}, "", "/propertyNames", "propertyNames",
-     'property name "abc" does not match the propertyNames schema'),
-    ({"dependentSchemas": {"a": {"required": ["b"]}}}, {"a": 1}, "", "/dependentSchemas/a/required", "required",
-     '"b" is a required property'),
+    (
+        {"minProperties": 1},
+        {},
+        "",
+        "/minProperties",
+        "minProperties",
+        "{} has fewer than 1 property",
+    ),
+    (
+        {"maxProperties": 0},
+        {"a": 1},
+        "",
+        "/maxProperties",
+        "maxProperties",
+        '{"a": 1} has more than 0 properties',
+    ),
+    (
+        {"dependentRequired": {"a": ["b"]}},
+        {"a": 1},
+        "",
+        "/dependentRequired",
+        "dependentRequired",
+        '"b" is required when "a" is present',
+    ),
+    (
+        {"properties": {"age": {"minimum": 0}}},
+        {"age": -1},
+        "/age",
+        "/properties/age/minimum",
+        "minimum",
+        "-1 is less than the minimum of 0",
+    ),
+    (
+        {"patternProperties": {"^x-": {"type": "string"}}},
+        {"x-a": 1},
+        "/x-a",
+        "/patternProperties/^x-/type",
+        "type",
+        '1 is not of type "string"',
+    ),
+    (
+        {"additionalProperties": False},
+        {"a": 1},
+        "",
+        "/additionalProperties",
+        "additionalProperties",
+        'additional property "a" is not allowed',
+    ),
+    (
+        {"additionalProperties": {"type": "string"}},
+        {"a": 1},
+        "/a",
+        "/additionalProperties/type",
+        "type",
+        '1 is not of type "string"',
+    ),
+    (
+        {"propertyNames": {"maxLength": 2}},
+        {"abc": 1},
+        "",
+        "/propertyNames",
+        "propertyNames",
+        'property name "abc" does not match the propertyNames schema',
+    ),
+    (
+        {"dependentSchemas": {"a": {"required": ["b"]}}},
+        {"a": 1},
+        "",
+        "/dependentSchemas/a/required",
+        "required",
+        '"b" is a required property',
+    ),
     ({"allOf": [{"type": "string"}]}, 1, "", "/allOf/0/type", "type", '1 is not of type "string"'),
-    ({"anyOf": [{"type": "string"}, {"type": "null"}]}, 1, "", "/anyOf", "anyOf",
-     "1 is not valid under any of the given schemas"),
-    ({"oneOf": [{"type": "integer"}, {"minimum": 0}]}, 1, "", "/oneOf", "oneOf",
-     "1 is valid under more than one of the given schemas (0 and 1)"),
-    ({"not": {"type": "integer"}}, 1, "", "/not", "not", "1 must not be valid under the given schema"),
-    ({"if": {"type": "integer"}, "then": {"minimum": 0}}, -1, "", "/then/minimum", "minimum",
-     "-1 is less than the minimum of 0"),
-    ({"if": {"type": "integer"}, "else": {"type": "string"}}, 1.5, "", "/else/type", "type",
-     '1.5 is not of type "string"'),
-    ({"$defs": {"pos": {"minimum": 0}}, "properties": {"n": {"$ref": "#/$defs/pos"}}}, {"n": -1}, "/n",
-     "/properties/n/$ref/minimum", "minimum", "-1 is less than the minimum of 0"),
-    ({"properties": {"a": True}, "unevaluatedProperties": False}, {"a": 1, "b": 2}, "", "/unevaluatedProperties",
-     "unevaluatedProperties", 'unevaluated property "b" is not allowed'),
-    ({"prefixItems": [True], "unevaluatedItems": False}, [1, 2], "", "/unevaluatedItems", "unevaluatedItems",
-     "unevaluated item at index 1 is not allowed"),
+    (
+        {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        1,
+        "",
+        "/anyOf",
+        "anyOf",
+        "1 is not valid under any of the given schemas",
+    ),
+    (
+        {"oneOf": [{"type": "integer"}, {"minimum": 0}]},
+        1,
+        "",
+        "/oneOf",
+        "oneOf",
+        "1 is valid under more than one of the given schemas (0 and 1)",
+    ),
+    (
+        {"not": {"type": "integer"}},
+        1,
+        "",
+        "/not",
+        "not",
+        "1 must not be valid under the given schema",
+    ),
+    (
+        {"if": {"type": "integer"}, "then": {"minimum": 0}},
+        -1,
+        "",
+        "/then/minimum",
+        "minimum",
+        "-1 is less than the minimum of 0",
+    ),
+    (
+        {"if": {"type": "integer"}, "else": {"type": "string"}},
+        1.5,
+        "",
+        "/else/type",
+        "type",
+        '1.5 is not of type "string"',
+    ),
+    (
+        {"$defs": {"pos": {"minimum": 0}}, "properties": {"n": {"$ref": "#/$defs/pos"}}},
+        {"n": -1},
+        "/n",
+        "/properties/n/$ref/minimum",
+        "minimum",
+        "-1 is less than the minimum of 0",
+    ),
+    (
+        {"properties": {"a": True}, "unevaluatedProperties": False},
+        {"a": 1, "b": 2},
+        "",
+        "/unevaluatedProperties",
+        "unevaluatedProperties",
+        'unevaluated property "b" is not allowed',
+    ),
+    (
+        {"prefixItems": [True], "unevaluatedItems": False},
+        [1, 2],
+        "",
+        "/unevaluatedItems",
+        "unevaluatedItems",
+        "unevaluated item at index 1 is not allowed",
+    ),
     (False, 1, "", "/false", "false", "false schema does not allow 1"),
 ]
 
 
-@pytest.mark.parametrize(("schema", "instance", "ipath", "kloc", "keyword", "message"), KEYWORD_CASES)
-def test_keyword_error(schema: Any, instance: Any, ipath: str, kloc: str, keyword: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("schema", "instance", "ipath", "kloc", "keyword", "message"), KEYWORD_CASES
+)
+def test_keyword_error(
+    schema: Any, instance: Any, ipath: str, kloc: str, keyword: str, message: str
+) -> None:
     err = first_error(schema, instance)
-    assert (err.instance_path, err.keyword_location, err.keyword, err.message) == (ipath, kloc, keyword, message)
+    assert (err.instance_path, err.keyword_location, err.keyword, err.message) == (
+        ipath,
+        kloc,
+        keyword,
+        message,
+    )
 
 
 def test_format_error_only_when_asserting() -> None:
@@ -136,11 +304,17 @@ def test_absolute_keyword_location() -> None:
 
 
 def test_all_errors() -> None:
-    s = covekit.Schema({"properties": {"a": {"type": "string"}, "b": {"minimum": 0}}, "required": ["c"]})
+    s = covekit.Schema(
+        {"properties": {"a": {"type": "string"}, "b": {"minimum": 0}}, "required": ["c"]}
+    )
     doc = {"a": 1, "b": -1}
     assert len(s.validate(doc).errors) == 1
     errors = s.validate_json(json.dumps(doc), all_errors=True).errors
-    assert {e.keyword_location for e in errors} == {"/required", "/properties/a/type", "/properties/b/minimum"}
+    assert {e.keyword_location for e in errors} == {
+        "/required",
+        "/properties/a/type",
+        "/properties/b/minimum",
+    }
     assert errors == s.validate(doc, all_errors=True).errors
 
 
@@ -205,7 +379,9 @@ def test_schema_that_is_not_json() -> None:
 
 def test_registry_remote_ref() -> None:
     registry = {"https://example.com/name.json": {"type": "string", "minLength": 1}}
-    s = covekit.Schema({"properties": {"name": {"$ref": "https://example.com/name.json"}}}, registry=registry)
+    s = covekit.Schema(
+        {"properties": {"name": {"$ref": "https://example.com/name.json"}}}, registry=registry
+    )
     assert s.is_valid({"name": "x"})
     err = s.validate({"name": ""}).errors[0]
     assert err.keyword_location == "/properties/name/$ref/minLength"
@@ -220,11 +396,16 @@ def test_metaschema_ref_offline() -> None:
 
 def test_recursive_schema_cycles() -> None:
     tree = covekit.Schema(
-        {"type": "object", "properties": {"value": {"type": "integer"}, "kids": {"items": {"$ref": "#"}}}}
+        {
+            "type": "object",
+            "properties": {"value": {"type": "integer"}, "kids": {"items": {"$ref": "#"}}},
+        }
     )
     assert tree.is_valid({"value": 1, "kids": [{"value": 2, "kids": []}]})
     assert not tree.is_valid({"value": 1, "kids": [{"value": "x"}]})
-    loop = covekit.Schema({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})
+    loop = covekit.Schema(
+        {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+    )
     with pytest.raises(InvalidInput, match="nested deeper"):
         loop.is_valid(1)
 
@@ -234,7 +415,7 @@ def test_recursive_schema_cycles() -> None:
 
 @pytest.mark.parametrize(
     ("text", "offset", "line", "column"),
-    [("{\"a\": 1,}", 8, 1, 9), ("[1,\n 2,\n x]", 9, 3, 2), ("", 0, 1, 1), ('"abc', 4, 1, 5)],
+    [('{"a": 1,}', 8, 1, 9), ("[1,\n 2,\n x]", 9, 3, 2), ("", 0, 1, 1), ('"abc', 4, 1, 5)],
 )
 def test_invalid_json(text: str, offset: int, line: int, column: int) -> None:
     s = covekit.Schema({})
@@ -287,7 +468,14 @@ def test_deep_nesting() -> None:
 
 def test_huge_document() -> None:
     s = covekit.Schema(
-        {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "required": ["a"],
+            },
+        }
     )
     item = '{"a": 1, "b": "' + "x" * 80 + '"}'
     text = "[" + ",".join([item] * 1_100_000) + "]"
@@ -341,7 +529,11 @@ def test_unicode_lengths_and_patterns() -> None:
 
 def test_threads_share_one_schema() -> None:
     s = covekit.Schema(
-        {"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 2}}, "required": ["n"]}
+        {
+            "type": "object",
+            "properties": {"n": {"type": "integer", "multipleOf": 2}},
+            "required": ["n"],
+        }
     )
     errors: list[str] = []
 
@@ -364,15 +556,25 @@ def test_threads_share_one_schema() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
 SCHEMA = covekit.Schema(
     {
         "anyOf": [
-            {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}, "additionalProperties": True},
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string", "maxLength": 3}},
+                "additionalProperties": True,
+            },
             {"type": "array", "items": {"type": ["integer", "string"]}, "uniqueItems": True},
             {"type": "number", "minimum": 0, "multipleOf": 0.5},
         ]

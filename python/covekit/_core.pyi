@@ -389,7 +389,10 @@ class JsonSchema:
     """A compiled JSON Schema (use covekit.Schema)."""
 
     def __init__(
-        self, schema_json: str | bytes, registry: list[tuple[str, str]] = ..., format_assertion: bool = False
+        self,
+        schema_json: str | bytes,
+        registry: list[tuple[str, str]] = ...,
+        format_assertion: bool = False,
     ) -> None: ...
     def is_valid_json(self, text: str | bytes) -> bool: ...
     def validate_json(self, text: str | bytes, all_errors: bool = False) -> list[_Violation]: ...

@@ -141,7 +141,11 @@ RECORD = {
                         "type": "object",
                         "properties": {
                             "order_id": {"type": "string"},
-                            "lines": {"type": "array", "items": {"$ref": "#/definitions/line"}, "minItems": 1},
+                            "lines": {
+                                "type": "array",
+                                "items": {"$ref": "#/definitions/line"},
+                                "minItems": 1,
+                            },
                         },
                         "required": ["order_id", "lines"],
                     },
@@ -170,7 +174,12 @@ def answer_docs() -> tuple[Any, Any]:
         "answer": "Damaged items can be refunded within 30 days of delivery. " * 3,
         "confidence": 0.82,
         "citations": [
-            {"doc_id": f"doc-{i}", "quote": "Items that arrive damaged may be returned " * 3, "start": 10 * i, "end": 10 * i + 120}
+            {
+                "doc_id": f"doc-{i}",
+                "quote": "Items that arrive damaged may be returned " * 3,
+                "start": 10 * i,
+                "end": 10 * i + 120,
+            }
             for i in range(12)
         ],
         "follow_up": ["Do you have the order number?"],
@@ -190,12 +199,21 @@ def record_docs() -> tuple[Any, Any]:
                 "email": f"c{i}@example.com",
                 "active": i % 3 != 0,
                 "tags": ["retail", f"region-{i % 7}"],
-                "address": {"street": f"{i} Main St", "city": "Springfield", "zip": f"{10000 + i:05d}", "country": "US"},
+                "address": {
+                    "street": f"{i} Main St",
+                    "city": "Springfield",
+                    "zip": f"{10000 + i:05d}",
+                    "country": "US",
+                },
                 "orders": [
                     {
                         "order_id": f"o-{i}-{k}",
                         "lines": [
-                            {"sku": f"SKU-{i:03d}{k:03d}", "quantity": 1 + (j % 4), "price": round(9.99 + j, 2)}
+                            {
+                                "sku": f"SKU-{i:03d}{k:03d}",
+                                "quantity": 1 + (j % 4),
+                                "price": round(9.99 + j, 2),
+                            }
                             for j in range(3)
                         ],
                     }
@@ -223,7 +241,15 @@ def pydantic_model(name: str) -> Any:
     from decimal import Decimal
     from typing import Annotated, Literal
 
-    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+    from pydantic import (
+        BaseModel,
+        ConfigDict,
+        Field,
+        StrictBool,
+        StrictInt,
+        StrictStr,
+        field_validator,
+    )
 
     strict = ConfigDict(extra="forbid", strict=True)
 
@@ -330,7 +356,10 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
 
     out: dict[str, tuple[Callable[[str], bool], str]] = {}
     schema = covekit.Schema(c.schema)
-    out["covekit validate_json"] = (lambda t: schema.validate_json(t).valid, "from text; result with errors")
+    out["covekit validate_json"] = (
+        lambda t: schema.validate_json(t).valid,
+        "from text; result with errors",
+    )
     out["covekit is_valid_json"] = (schema.is_valid_json, "from text")
     objs = {c.good: c.good_obj, c.bad: c.bad_obj}
     out["covekit is_valid(obj)"] = (lambda t: schema.is_valid(objs[t]), "pre-parsed object")
@@ -340,7 +369,10 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
 
         rs = jsonschema_rs.validator_for(c.schema)
         out["jsonschema-rs"] = (lambda t: rs.is_valid(loads(t)), "json.loads + is_valid")
-        out["jsonschema-rs is_valid(obj)"] = (lambda t: rs.is_valid(objs[t]), "pre-parsed object (best path)")
+        out["jsonschema-rs is_valid(obj)"] = (
+            lambda t: rs.is_valid(objs[t]),
+            "pre-parsed object (best path)",
+        )
     if importlib.util.find_spec("fastjsonschema"):
         import fastjsonschema
 
@@ -370,7 +402,10 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
         from jsonschema import Draft202012Validator
 
         py = Draft202012Validator(c.schema)
-        out["python-jsonschema"] = (lambda t: py.is_valid(loads(t)), "json.loads + Draft202012Validator")
+        out["python-jsonschema"] = (
+            lambda t: py.is_valid(loads(t)),
+            "json.loads + Draft202012Validator",
+        )
     for name, (fn, _) in out.items():
         if fn(c.good) is not True or fn(c.bad) is not False:
             raise AssertionError(f"{name} gives the wrong verdict on the {c.name} documents")
@@ -409,10 +444,24 @@ def measure(c: Case, rounds: int) -> list[tuple[str, float, float, str]]:
 def table(c: Case, rows: list[tuple[str, float, float, str]], markdown: bool) -> str:
     base_good, base_bad = rows[0][1], rows[0][2]
     size = len(c.good.encode())
-    head = ["library", "valid docs/s", "MB/s", "invalid docs/s", "covekit validate_json speed-up (valid / invalid)", "note"]
+    head = [
+        "library",
+        "valid docs/s",
+        "MB/s",
+        "invalid docs/s",
+        "covekit validate_json speed-up (valid / invalid)",
+        "note",
+    ]
     lines = []
     body = [
-        [name, f"{1 / g:,.0f}", f"{size / g / 1e6:,.1f}", f"{1 / b:,.0f}", f"{g / base_good:.2f}x / {b / base_bad:.2f}x", note]
+        [
+            name,
+            f"{1 / g:,.0f}",
+            f"{size / g / 1e6:,.1f}",
+            f"{1 / b:,.0f}",
+            f"{g / base_good:.2f}x / {b / base_bad:.2f}x",
+            note,
+        ]
         for name, g, b, note in rows
     ]
     if markdown:
@@ -431,13 +480,22 @@ def report(rounds: int, markdown: bool) -> str:
     for name in SCHEMAS:
         c = case(name)
         title = f"{name}: {len(c.good.encode()):,} bytes per document, one thread"
-        parts.append(("#### " if markdown else "") + title + "\n\n" + table(c, measure(c, rounds), markdown))
+        parts.append(
+            ("#### " if markdown else "") + title + "\n\n" + table(c, measure(c, rounds), markdown)
+        )
     return "\n\n".join(parts)
 
 
 @pytest.mark.parametrize("schema_name", list(SCHEMAS))
 @pytest.mark.parametrize(
-    "lib", ["covekit validate_json", "jsonschema-rs", "fastjsonschema", "pydantic v2", "python-jsonschema"]
+    "lib",
+    [
+        "covekit validate_json",
+        "jsonschema-rs",
+        "fastjsonschema",
+        "pydantic v2",
+        "python-jsonschema",
+    ],
 )
 def test_validate_valid_document(schema_name: str, lib: str, benchmark: Any) -> None:
     c = case(schema_name)
@@ -456,7 +514,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    ap.add_argument("--update", type=Path, help="rewrite this script's block of the given Markdown file")
+    ap.add_argument(
+        "--update", type=Path, help="rewrite this script's block of the given Markdown file"
+    )
     args = ap.parse_args()
     text = report(args.rounds, args.markdown or args.update is not None)
     if args.update:

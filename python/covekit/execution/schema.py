@@ -29,6 +29,11 @@ class SchemaViolation:
     ``keyword_location`` the path through the schema ($ref hops included),
     ``absolute_keyword_location`` the keyword's absolute URI when the schema has a base URI
     (``$id``), ``message`` a sentence for a person and ``keyword`` the failing keyword.
+
+    >>> from covekit import Schema
+    >>> err = Schema({"items": {"type": "string"}}).validate(["a", 2]).errors[0]
+    >>> err.instance_path, err.keyword_location, err.keyword, err.message
+    ('/1', '/items/type', 'type', '2 is not of type "string"')
     """
 
     instance_path: str
@@ -43,11 +48,18 @@ class ValidationResult:
 
     ``value`` is the instance as Python objects: for :meth:`Schema.validate_json` it is
     parsed on first access (validation itself builds no Python objects).
+
+    >>> from covekit import Schema
+    >>> result = Schema({"required": ["id"]}).validate_json('{"name": "x"}')
+    >>> bool(result), result.errors[0].message, result.value
+    (False, '"id" is a required property', {'name': 'x'})
     """
 
     __slots__ = ("_text", "_value", "errors", "valid")
 
-    def __init__(self, errors: list[SchemaViolation], *, text: Any = None, value: Any = _UNSET) -> None:
+    def __init__(
+        self, errors: list[SchemaViolation], *, text: Any = None, value: Any = _UNSET
+    ) -> None:
         self.valid: bool = not errors
         self.errors: list[SchemaViolation] = errors
         self._text = text
@@ -67,7 +79,10 @@ class ValidationResult:
         if self.valid:
             return "<ValidationResult valid>"
         first = self.errors[0]
-        return f"<ValidationResult invalid errors={len(self.errors)} first={first.instance_path!r}: {first.message}>"
+        return (
+            f"<ValidationResult invalid errors={len(self.errors)} "
+            f"first={first.instance_path!r}: {first.message}>"
+        )
 
 
 def _violations(raw: list[tuple[str, str, str | None, str, str]]) -> list[SchemaViolation]:
@@ -111,7 +126,9 @@ class Schema:
         docs: list[tuple[str, str]] = []
         for uri, doc in (registry or {}).items():
             rendered = _as_json_text(doc, f"registry[{uri!r}]")
-            docs.append((uri, rendered.decode("utf-8") if isinstance(rendered, bytes) else rendered))
+            docs.append(
+                (uri, rendered.decode("utf-8") if isinstance(rendered, bytes) else rendered)
+            )
         self._native = _core.JsonSchema(text, docs, format_assertion)
         self._schema = schema if isinstance(schema, (Mapping, bool)) else _core.parse_json(schema)
 
@@ -125,7 +142,9 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return ValidationResult(_violations(self._native.validate_json(text, all_errors)), text=text)
+        return ValidationResult(
+            _violations(self._native.validate_json(text, all_errors)), text=text
+        )
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
