@@ -94,6 +94,9 @@ namespace json_schema_detail {
 // Deepest nesting of instructions the evaluator follows (instance depth and $ref hops
 // together) before it gives up with InvalidInput instead of overflowing the stack.
 inline constexpr std::size_t kMaxEvalDepth = 2500;
+// ... and at most this much of the thread's stack (sanitizer builds have larger frames;
+// threads have at least 8 MB on Linux, 16 MB for Python's threads on macOS).
+inline constexpr std::size_t kMaxEvalStackBytes = std::size_t{3} << 20;
 // Deepest nesting of a JSON document or of a Python object walked for validation.
 inline constexpr std::size_t kMaxInstanceDepth = 1024;
 
