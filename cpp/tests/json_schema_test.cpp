@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,4 +143,21 @@ TEST(JsonSchema, SharedAcrossThreads) {
   }
   for (auto& th : threads) th.join();
   for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+// The greedy loop that replaces PCRE2 for simple anchored patterns agrees with an
+// ECMAScript regex engine (std::regex is fine as an oracle for ASCII patterns).
+TEST(JsonSchema, SimplePatternsMatchLikeEcmaScript) {
+  using covekit::json_schema_detail::Regex;
+  const std::vector<std::string> patterns = {
+      "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "^doc-[0-9]+$", "^SKU-[A-Z0-9]{6}$", "^[a-z]+$", "^\\d{3,5}$",
+      "^[a-z]+[0-9]*$", "^[a-z]*x", "^a?b", "^[A-Za-z_][A-Za-z0-9_]*$", "^[a-c]{2,}$", "^\\w+\\.\\w+$"};
+  const std::vector<std::string> inputs = {"", "2024-01-31", "2024-1-31", "doc-12", "doc-", "SKU-AB12C3", "SKU-ab12c3",
+                                           "abc", "abc1", "ab1c", "x", "ax", "b", "ab", "12345", "123456", "_a1",
+                                           "a.b", "a..b", "aaa", "ca", "é", "abé", "2024-01-31\n"};
+  for (const std::string& p : patterns) {
+    const Regex r(p);
+    const std::regex oracle(p, std::regex::ECMAScript);
+    for (const std::string& s : inputs) EXPECT_EQ(r.search(s), std::regex_search(s, oracle)) << p << " on " << s;
+  }
 }

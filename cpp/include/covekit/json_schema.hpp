@@ -120,7 +120,19 @@ class Regex {
   [[nodiscard]] const std::string& pattern() const noexcept { return pattern_; }
 
  private:
-  enum class Kind : uint8_t { Pcre, Contains, Prefix, Exact, Always } kind_ = Kind::Pcre;
+  enum class Kind : uint8_t { Pcre, Contains, Prefix, Exact, Always, Simple } kind_ = Kind::Pcre;
+  // Kind::Simple: "^" then ASCII classes/literals with quantifiers, optionally "$", run as
+  // a greedy loop (only built when greed cannot go wrong: see json_schema_regex.cpp).
+  struct Atom {
+    uint64_t lo = 0, hi = 0;  // set of ASCII bytes
+    uint32_t min = 1, max = 1;
+    [[nodiscard]] bool has(unsigned char c) const noexcept {
+      return c < 64 ? (lo >> c) & 1u : c < 128 ? (hi >> (c - 64)) & 1u : false;
+    }
+  };
+  bool compile_simple(std::string_view body);
+  std::vector<Atom> atoms_;
+  bool anchored_end_ = false;
   std::string pattern_, literal_;
   void* code_ = nullptr;  // pcre2_code_8*
 };
