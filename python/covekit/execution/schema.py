@@ -148,7 +148,8 @@ class Schema:
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        return ValidationResult(_violations(self._native.validate(obj, all_errors)), value=obj)
+        raw = self._native.validate(obj, all_errors)
+        return ValidationResult(_violations(raw) if raw else [], value=obj)
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
