@@ -26,6 +26,9 @@ simdjson::dom::parser& thread_parser() {
 
 bool parse_dom(std::string_view text, simdjson::dom::element& out) {
   simdjson::dom::parser& parser = thread_parser();
+  // A thread that once parsed a huge document does not keep its buffers for good.
+  constexpr std::size_t kKeep = std::size_t{64} << 20;
+  if (parser.capacity() > kKeep && text.size() <= kKeep) parser = simdjson::dom::parser();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into this thread's
   // padded buffer (no allocation once it is large enough; big buffers are not kept).
   thread_local std::vector<uint8_t> padded;
