@@ -51,8 +51,25 @@ std::string property_name(std::string_view name) {
 std::string translate(const std::string& pattern) {
   std::string out;
   out.reserve(pattern.size());
+  bool in_class = false;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
+    if (!in_class && c == '[') {
+      // ECMA-262's empty classes: [] matches nothing, [^] any character.
+      if (pattern.compare(i, 2, "[]") == 0) {
+        out += "(?!)";
+        ++i;
+        continue;
+      }
+      if (pattern.compare(i, 3, "[^]") == 0) {
+        out += "[\\s\\S]";
+        i += 2;
+        continue;
+      }
+      in_class = true;
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
     if (c != '\\' || i + 1 >= pattern.size()) {
       out += c;
       continue;
