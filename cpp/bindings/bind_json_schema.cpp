@@ -67,7 +67,7 @@ struct PyAdapter {
     }
     // The exact digits, for multipleOf (valid until the next big int on this thread).
     thread_local std::string digits;
-    PyObject* str = PyObject_Str(v);
+    PyObject* str = PyNumber_ToBase(v, 10);  // never calls a subclass's __str__
     if (!str) throw py::error_already_set();
     Py_ssize_t n = 0;
     const char* data = PyUnicode_AsUTF8AndSize(str, &n);
