@@ -375,6 +375,11 @@ def test_schema_that_is_not_json() -> None:
         covekit.Schema('{"type": }')
     with pytest.raises(TypeError):
         covekit.Schema(3.5)  # type: ignore[arg-type]
+    with pytest.raises(SchemaError) as info:
+        covekit.Schema({"enum": [{1, 2}]})
+    assert info.value.pointer == ""
+    with pytest.raises(SchemaError):
+        covekit.Schema({"minimum": float("nan")})
 
 
 def test_registry_remote_ref() -> None:

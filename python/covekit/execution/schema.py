@@ -96,7 +96,9 @@ def _as_json_text(schema: Any, what: str) -> str | bytes:
         try:
             return json.dumps(schema, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
-            raise _core.SchemaError(f"{what} is not JSON data: {exc}") from exc
+            err = _core.SchemaError(f"{what} is not JSON data: {exc}")
+            err.pointer = ""
+            raise err from exc
     raise TypeError(f"{what} must be a dict, a bool or JSON text, not {type(schema).__name__}")
 
 
