@@ -70,8 +70,8 @@ else()
   set(PCRE2_BUILD_TESTS OFF CACHE BOOL "" FORCE)
   set(PCRE2_STATIC_PIC ON CACHE BOOL "" FORCE)
   FetchContent_Declare(covekit_pcre2
-    URL https://github.com/PCRE2Project/pcre2/releases/download/pcre2-10.42/pcre2-10.42.tar.gz
-    URL_HASH SHA256=c33b418e3b936ee3153de2c61cc638e7e4fe3156022a5c77d0711bcbb9d64f1f)
+    URL https://github.com/PCRE2Project/pcre2/releases/download/pcre2-10.42/pcre2-10.42.tar.bz2
+    URL_HASH SHA256=8d36cd8cb6ea2a4c2bb358ff6411b0c788633a2a45dabbf1aeb4b701d1b5e840)
   FetchContent_MakeAvailable(covekit_pcre2)
   set_target_properties(pcre2-8-static PROPERTIES POSITION_INDEPENDENT_CODE ON)
   add_library(pcre2::pcre2 ALIAS pcre2-8-static)

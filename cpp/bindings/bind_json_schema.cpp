@@ -22,6 +22,10 @@ namespace {
 using json_schema_detail::Evaluator;
 using json_schema_detail::NumberView;
 
+// Documents shorter than this validate in about a microsecond: releasing and taking back
+// the GIL would cost more than it lets other threads gain.
+constexpr std::size_t kReleaseGilFrom = 4096;
+
 std::string type_name(PyObject* v) { return Py_TYPE(v)->tp_name; }
 
 // Python objects as JSON values: None, bool, int (any size), float, str, list/tuple, dict
@@ -43,7 +47,7 @@ struct PyAdapter {
   static NumberView number(V v) {
     if (PyFloat_Check(v)) {
       const double d = PyFloat_AS_DOUBLE(v);
-      NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0};
+      NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0, {}};
       if (n.integer && std::fabs(d) < 9.2e18) {
         n.exact = true;
         n.i = static_cast<int64_t>(d);
@@ -54,14 +58,22 @@ struct PyAdapter {
     const long long i = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (overflow == 0) {
       if (i == -1 && PyErr_Occurred()) throw py::error_already_set();
-      return {static_cast<double>(i), true, true, static_cast<int64_t>(i)};
+      return {static_cast<double>(i), true, true, static_cast<int64_t>(i), {}};
     }
     double d = PyLong_AsDouble(v);
     if (d == -1.0 && PyErr_Occurred()) {
       PyErr_Clear();
       d = overflow > 0 ? HUGE_VAL : -HUGE_VAL;
     }
-    return {d, true, false, 0};
+    // The exact digits, for multipleOf (valid until the next big int on this thread).
+    thread_local std::string digits;
+    PyObject* str = PyNumber_ToBase(v, 10);  // never calls a subclass's __str__
+    if (!str) throw py::error_already_set();
+    Py_ssize_t n = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(str, &n);
+    digits.assign(data ? data : "", data ? static_cast<std::size_t>(n) : 0);
+    Py_DECREF(str);
+    return {d, true, false, 0, digits};
   }
   static std::string_view string(V v) {
     Py_ssize_t n = 0;
@@ -204,6 +216,7 @@ void register_json_schema(py::module_& m) {
           "is_valid_json",
           [](const Schema& s, py::handle text) {
             Utf8Text t = as_bytes_like(text, "text");
+            if (t.view.size() < kReleaseGilFrom) return s.is_valid_json(t.view);
             py::gil_scoped_release release;
             return s.is_valid_json(t.view);
           },
@@ -213,7 +226,9 @@ void register_json_schema(py::module_& m) {
           [](const Schema& s, py::handle text, bool all_errors) {
             Utf8Text t = as_bytes_like(text, "text");
             std::vector<SchemaViolation> errors;
-            {
+            if (t.view.size() < kReleaseGilFrom) {
+              errors = s.validate_json(t.view, all_errors);
+            } else {
               py::gil_scoped_release release;
               errors = s.validate_json(t.view, all_errors);
             }

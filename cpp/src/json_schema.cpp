@@ -6,7 +6,10 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "covekit/errors.hpp"
 #include "covekit/json_schema_eval.hpp"
@@ -23,7 +26,18 @@ simdjson::dom::parser& thread_parser() {
 
 bool parse_dom(std::string_view text, simdjson::dom::element& out) {
   simdjson::dom::parser& parser = thread_parser();
-  auto result = parser.parse(text.data(), text.size(), true);
+  // A thread that once parsed a huge document does not keep its buffers for good.
+  constexpr std::size_t kKeep = std::size_t{64} << 20;
+  if (parser.capacity() > kKeep && text.size() <= kKeep) parser = simdjson::dom::parser();
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into this thread's
+  // padded buffer (no allocation once it is large enough; big buffers are not kept).
+  thread_local std::vector<uint8_t> padded;
+  const std::size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+  if (padded.size() < need) padded.resize(std::max(need, std::size_t{4096}));
+  std::memcpy(padded.data(), text.data(), text.size());
+  std::memset(padded.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+  auto result = parser.parse(padded.data(), text.size(), false);
+  if (padded.size() > (std::size_t{64} << 20)) std::vector<uint8_t>().swap(padded);
   if (result.error() == simdjson::SUCCESS) {
     out = result.value_unsafe();
     return true;

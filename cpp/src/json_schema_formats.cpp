@@ -103,7 +103,7 @@ bool duration(std::string_view s) {
     const char* p = std::strchr(units, u);
     if (!p) return false;
     const int pos = static_cast<int>(p - units);
-    if (pos <= last) return false;
+    if (pos <= last || (last >= 0 && pos != last + 1)) return false;  // Y[M[D]], H[M[S]]
     last = pos;
   }
   if (weeks && other) return false;
@@ -135,6 +135,11 @@ bool ipv6(std::string_view s) {
   if (s.size() > 45) return false;
   for (char c : s)
     if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+  const std::size_t dot = s.find('.');
+  if (dot != std::string_view::npos) {
+    const std::size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || !ipv4(s.substr(colon + 1))) return false;
+  }
   const std::string z(s);
   unsigned char buf[16];
   return inet_pton(AF_INET6, z.c_str(), buf) == 1;
@@ -219,12 +224,58 @@ bool uri_chars(std::string_view s, bool iri, const char* extra_forbidden = "") {
   return true;
 }
 
-bool uri_reference(std::string_view s, bool iri) {
-  if (!uri_chars(s, iri)) return false;
-  // '#' only once; brackets only in the authority (IPv6 literal)
-  const std::size_t hash = s.find('#');
-  if (hash != std::string_view::npos && s.find('#', hash + 1) != std::string_view::npos) return false;
+bool authority(std::string_view auth) {
+  const std::size_t at = auth.find('@');
+  if (at != std::string_view::npos && auth.find('@', at + 1) != std::string_view::npos) return false;
+  if (at != std::string_view::npos && auth.substr(0, at).find_first_of("[]") != std::string_view::npos) return false;
+  std::string_view host = at == std::string_view::npos ? auth : auth.substr(at + 1);
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view ip = host.substr(1, close - 1);
+    if (ip.empty()) return false;
+    if (ip[0] != 'v' && ip[0] != 'V' && !ipv6(ip)) return false;
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest[0] != ':') return false;
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    if (host.find_first_of("[]") != std::string_view::npos) return false;
+    const std::size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+      if (port.find(':') != std::string_view::npos) return false;
+    }
+  }
+  for (char c : port)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
   return true;
+}
+
+// After the scheme (or for a relative reference): [//authority] path [?query] [#fragment].
+bool hier_part(std::string_view rest, bool iri, bool relative) {
+  const std::size_t hash = rest.find('#');
+  if (hash != std::string_view::npos && rest.find('#', hash + 1) != std::string_view::npos) return false;
+  std::string_view path = rest.substr(0, rest.find_first_of("?#"));
+  if (path.substr(0, 2) == "//") {
+    std::string_view auth = path.substr(2);
+    auth = auth.substr(0, auth.find('/'));
+    if (!authority(auth)) return false;
+    path = path.substr(2 + auth.size());
+  }
+  if (path.find_first_of("[]") != std::string_view::npos) return false;
+  if (relative && path.substr(0, path.find('/')).find(':') != std::string_view::npos) return false;
+  return uri_chars(rest, iri);
+}
+
+bool uri_reference(std::string_view s, bool iri) {
+  std::size_t i = 0;
+  if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0]))) {
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '+' || s[i] == '-' || s[i] == '.')) ++i;
+    if (i < s.size() && s[i] == ':') return hier_part(s.substr(i + 1), iri, false);
+  }
+  return hier_part(s, iri, true);
 }
 
 bool uri(std::string_view s, bool iri) {
@@ -232,35 +283,7 @@ bool uri(std::string_view s, bool iri) {
   if (s.empty() || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
   while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '+' || s[i] == '-' || s[i] == '.')) ++i;
   if (i >= s.size() || s[i] != ':') return false;
-  std::string_view rest = s.substr(i + 1);
-  if (rest.substr(0, 2) == "//") {
-    std::string_view auth = rest.substr(2);
-    auth = auth.substr(0, auth.find_first_of("/?#"));
-    const std::size_t at = auth.rfind('@');
-    std::string_view host = at == std::string_view::npos ? auth : auth.substr(at + 1);
-    if (at != std::string_view::npos && auth.substr(0, at).find_first_of("[]") != std::string_view::npos) return false;
-    if (!host.empty() && host.front() == '[') {
-      const std::size_t close = host.find(']');
-      if (close == std::string_view::npos) return false;
-      std::string_view ip = host.substr(1, close - 1);
-      if (!ip.empty() && (ip[0] == 'v' || ip[0] == 'V')) {
-        // IPvFuture
-      } else if (!ipv6(ip)) {
-        return false;
-      }
-      host = host.substr(close + 1);
-      if (!host.empty() && host[0] != ':') return false;
-    } else if (host.find_first_of("[]") != std::string_view::npos) {
-      return false;
-    }
-    const std::size_t colon = host.rfind(':');
-    if (colon != std::string_view::npos)
-      for (char c : host.substr(colon + 1))
-        if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  } else if (rest.find_first_of("[]") != std::string_view::npos) {
-    return false;
-  }
-  return uri_reference(rest, iri);
+  return hier_part(s.substr(i + 1), iri, false);
 }
 
 bool json_pointer(std::string_view s) {
@@ -288,24 +311,108 @@ bool relative_json_pointer(std::string_view s) {
   return json_pointer(rest);
 }
 
+bool varspec(std::string_view v) {
+  std::string_view name = v;
+  const std::size_t colon = v.find(':');
+  if (colon != std::string_view::npos) {
+    name = v.substr(0, colon);
+    std::string_view len = v.substr(colon + 1);
+    if (len.empty() || len.size() > 4 || len[0] < '1' || len[0] > '9') return false;
+    for (char c : len)
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  } else if (!v.empty() && v.back() == '*') {
+    name = v.substr(0, v.size() - 1);
+  }
+  if (name.empty() || name.front() == '.' || name.back() == '.' || name.find("..") != std::string_view::npos)
+    return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (std::isalnum(c) || c == '_' || c == '.') continue;
+    if (c == '%' && i + 2 < name.size() && std::isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+      i += 2;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// RFC 6570 URI Template syntax.
 bool uri_template(std::string_view s) {
-  int depth = 0;
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '{') {
-      if (depth++) return false;
-    } else if (c == '}') {
-      if (!depth--) return false;
+      const std::size_t close = s.find('}', i);
+      if (close == std::string_view::npos) return false;
+      std::string_view expr = s.substr(i + 1, close - i - 1);
+      if (expr.find('{') != std::string_view::npos) return false;
+      if (!expr.empty() && std::string_view("+#./;?&=,!@|").find(expr[0]) != std::string_view::npos)
+        expr.remove_prefix(1);
+      if (expr.empty()) return false;
+      std::size_t start = 0;
+      while (true) {
+        const std::size_t comma = expr.find(',', start);
+        if (!varspec(expr.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)))
+          return false;
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+      }
+      i = close;
+      continue;
+    }
+    if (c < 0x21 || c == 0x7F || std::strchr("\"<>\\^`|}", c)) return false;
+    if (c == '%') {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+        return false;
     }
   }
-  return depth == 0;
+  return true;
+}
+
+// Syntax that PCRE2 accepts but ECMA-262 (with the u flag) does not: escapes of letters
+// that mean nothing in ECMA-262 (\a, \e, ...), and "(?" forms other than (?: (?= (?!
+// (?<= (?<! and named groups (?<name>.
+bool ecma_only(std::string_view s) {
+  bool in_class = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\\') {
+      if (i + 1 >= s.size()) return false;
+      const char e = s[++i];
+      if (std::isalpha(static_cast<unsigned char>(e)) && !std::strchr("dDwWsSbBfnrtvcxupPk", e)) return false;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      if (i + 1 < s.size() && s[i + 1] == ']') ++i;  // "[]" is a class of its own
+      continue;
+    }
+    if (c == '(' && i + 1 < s.size() && s[i + 1] == '?') {
+      const std::string_view rest = s.substr(i + 2);
+      if (!(rest.substr(0, 1) == ":" || rest.substr(0, 1) == "=" || rest.substr(0, 1) == "!" ||
+            rest.substr(0, 2) == "<=" || rest.substr(0, 2) == "<!" ||
+            (rest.substr(0, 1) == "<" && rest.size() > 1 && (std::isalpha(static_cast<unsigned char>(rest[1])) || rest[1] == '_'))))
+        return false;
+    }
+  }
+  return true;
 }
 
 bool regex(std::string_view s) {
+  if (!ecma_only(s)) return false;
   try {
     Regex r{std::string(s)};
     return true;
-  } catch (const std::invalid_argument&) {
-    return false;
+  } catch (const std::invalid_argument& e) {
+    // ECMA-262 (ES2018) allows lookbehind of any width; PCRE2 10.42 does not.
+    return std::string_view(e.what()).find("lookbehind") != std::string_view::npos &&
+           std::string_view(e.what()).find("fixed length") != std::string_view::npos;
   }
 }
 

@@ -13,6 +13,58 @@
 
 namespace covekit {
 
+namespace json_schema_detail {
+
+bool decimal_parts(std::string_view t, std::string& digits, int64_t& exp10, bool& negative) {
+  digits.clear();
+  exp10 = 0;
+  negative = false;
+  std::size_t i = 0;
+  if (i < t.size() && t[i] == '-') {
+    negative = true;
+    ++i;
+  }
+  for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) digits += t[i];
+  if (i < t.size() && t[i] == '.') {
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+      digits += t[i];
+      --exp10;
+    }
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    bool neg = false;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) neg = t[i++] == '-';
+    int64_t e = 0;
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) e = std::min<int64_t>(e * 10 + (t[i] - '0'), 1'000'000'000);
+    exp10 += neg ? -e : e;
+  }
+  if (i != t.size()) return false;
+  // strip leading zeros and trailing zeros (into the exponent)
+  std::size_t lead = digits.find_first_not_of('0');
+  if (lead == std::string::npos) {
+    digits = "0";
+    exp10 = 0;
+    return true;
+  }
+  digits = digits.substr(lead);
+  while (digits.size() > 1 && digits.back() == '0') {
+    digits.pop_back();
+    ++exp10;
+  }
+  return true;
+}
+
+bool decimal_is_integer(std::string_view t) {
+  std::string digits;
+  int64_t e = 0;
+  bool neg = false;
+  if (!decimal_parts(t, digits, e, neg)) return false;
+  return e >= 0 || digits == "0";
+}
+
+}  // namespace json_schema_detail
+
 const JsonValue* JsonValue::find(std::string_view key) const noexcept {
   for (const auto& [k, v] : members)
     if (k == key) return &v;
@@ -285,12 +337,15 @@ class Parser {
       v.text = std::string(t);
       return;
     }
-    v.integer = std::isfinite(v.number) ? std::floor(v.number) == v.number : true;
+    v.integer = json_schema_detail::decimal_is_integer(t);
     if (v.integer && std::fabs(v.number) < 9.2e18) {
       v.i64 = static_cast<int64_t>(v.number);
       v.exact = true;
     }
-    if (!std::isfinite(v.number)) v.text = std::string(t);
+    // Keep the digits whenever a double cannot hold the value exactly enough.
+    if (!std::isfinite(v.number) || std::fabs(v.number) >= 9.2e18 || (v.integer && !v.exact) ||
+        (!v.integer && std::floor(v.number) == v.number))
+      v.text = std::string(t);
   }
 };
 
@@ -353,8 +408,53 @@ bool number_equal(double a, bool a_exact, int64_t a_i, double b, bool b_exact, i
   return x == y;
 }
 
-bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor) noexcept {
+namespace {
+
+__extension__ typedef unsigned __int128 u128;
+
+// Digits of a number in its shortest decimal form.
+std::string decimal_text(double d, bool exact, int64_t i, std::string_view text) {
+  if (!text.empty()) return std::string(text);
+  if (exact) return std::to_string(i);
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, r.ptr);
+}
+
+// value / divisor is a whole number, computed on the decimal digits: value = V * 10^a,
+// divisor = D * 10^b with D < 2^63. -1 when the digits are out of reach (the caller falls
+// back to floating point).
+int exact_multiple(const std::string& value, const std::string& divisor) {
+  std::string vd, dd;
+  int64_t a = 0, b = 0;
+  bool vn = false, dn = false;
+  if (!decimal_parts(value, vd, a, vn) || !decimal_parts(divisor, dd, b, dn)) return -1;
+  if (vd == "0") return 1;
+  if (dd.size() > 18) return -1;
+  u128 d = 0;
+  for (char c : dd) d = d * 10 + static_cast<unsigned>(c - '0');
+  if (d == 0) return -1;
+  // value/divisor = (V / D) * 10^(a-b)
+  int64_t shift = a - b;
+  // shift < 0: V would have to be divisible by D * 10^-shift, but V has no trailing zeros.
+  if (shift < 0) return 0;
+  if (shift > 100000) return -1;
+  u128 r = 0;
+  for (char c : vd) r = (r * 10 + static_cast<unsigned>(c - '0')) % d;
+  for (int64_t k = 0; k < shift && r != 0; ++k) r = (r * 10) % d;
+  return r == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor, std::string_view v_text) noexcept {
   if (v_exact && divisor.exact && divisor.i64 != 0) return v_i % divisor.i64 == 0;
+  try {
+    const int exact = exact_multiple(decimal_text(value, v_exact, v_i, v_text),
+                                     decimal_text(divisor.number, divisor.exact, divisor.i64, divisor.text));
+    if (exact >= 0) return exact == 1;
+  } catch (...) {  // allocation failure: fall back to floating point
+  }
   const double d = divisor.number;
   if (!std::isfinite(value)) return false;
   const double q = value / d;

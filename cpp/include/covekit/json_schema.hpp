@@ -94,6 +94,9 @@ namespace json_schema_detail {
 // Deepest nesting of instructions the evaluator follows (instance depth and $ref hops
 // together) before it gives up with InvalidInput instead of overflowing the stack.
 inline constexpr std::size_t kMaxEvalDepth = 2500;
+// ... and at most this much of the thread's stack (sanitizer builds have larger frames;
+// threads have at least 8 MB on Linux, 16 MB for Python's threads on macOS).
+inline constexpr std::size_t kMaxEvalStackBytes = std::size_t{3} << 20;
 // Deepest nesting of a JSON document or of a Python object walked for validation.
 inline constexpr std::size_t kMaxInstanceDepth = 1024;
 
@@ -117,7 +120,19 @@ class Regex {
   [[nodiscard]] const std::string& pattern() const noexcept { return pattern_; }
 
  private:
-  enum class Kind : uint8_t { Pcre, Contains, Prefix, Exact, Always } kind_ = Kind::Pcre;
+  enum class Kind : uint8_t { Pcre, Contains, Prefix, Exact, Always, Simple } kind_ = Kind::Pcre;
+  // Kind::Simple: "^" then ASCII classes/literals with quantifiers, optionally "$", run as
+  // a greedy loop (only built when greed cannot go wrong: see json_schema_regex.cpp).
+  struct Atom {
+    uint64_t lo = 0, hi = 0;  // set of ASCII bytes
+    uint32_t min = 1, max = 1;
+    [[nodiscard]] bool has(unsigned char c) const noexcept {
+      return c < 64 ? (lo >> c) & 1u : c < 128 ? (hi >> (c - 64)) & 1u : false;
+    }
+  };
+  bool compile_simple(std::string_view body);
+  std::vector<Atom> atoms_;
+  bool anchored_end_ = false;
   std::string pattern_, literal_;
   void* code_ = nullptr;  // pcre2_code_8*
 };
@@ -129,7 +144,14 @@ std::size_t count_code_points(std::string_view s) noexcept;
 // a == b within JSON Schema's number equality (1 == 1.0).
 bool number_equal(double a, bool a_exact, int64_t a_i, double b, bool b_exact, int64_t b_i) noexcept;
 // `value` is a multiple of `divisor` (> 0), exact for integers and decimals like 0.0001.
-bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor) noexcept;
+// `v_text` is the number's JSON text when it is known (numbers beyond a double's reach).
+bool is_multiple_of(double value, bool v_exact, int64_t v_i, const JsonValue& divisor,
+                    std::string_view v_text = {}) noexcept;
+// Splits decimal JSON number text into significant digits (no leading/trailing zeros) and a
+// power of ten. False when `text` is not a number.
+bool decimal_parts(std::string_view text, std::string& digits, int64_t& exp10, bool& negative);
+// The JSON number text denotes a whole number (1.0, 1e3: yes; 1e-1000, 0.5: no).
+bool decimal_is_integer(std::string_view text);
 
 enum class Op : uint8_t {
   Fail,          // a `false` schema

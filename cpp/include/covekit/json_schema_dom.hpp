@@ -34,16 +34,16 @@ struct DomAdapter {
     switch (v.type()) {
       case simdjson::dom::element_type::INT64: {
         const int64_t i = v.get_int64().value_unsafe();
-        return {static_cast<double>(i), true, true, i};
+        return {static_cast<double>(i), true, true, i, {}};
       }
       case simdjson::dom::element_type::UINT64: {
         const uint64_t u = v.get_uint64().value_unsafe();
-        if (u <= static_cast<uint64_t>(INT64_MAX)) return {static_cast<double>(u), true, true, static_cast<int64_t>(u)};
-        return {static_cast<double>(u), true, false, 0};
+        if (u <= static_cast<uint64_t>(INT64_MAX)) return {static_cast<double>(u), true, true, static_cast<int64_t>(u), {}};
+        return {static_cast<double>(u), true, false, 0, {}};
       }
       default: {
         const double d = v.get_double().value_unsafe();
-        NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0};
+        NumberView n{d, std::isfinite(d) && std::floor(d) == d, false, 0, {}};
         if (n.integer && std::fabs(d) < 9.2e18) {
           n.exact = true;
           n.i = static_cast<int64_t>(d);

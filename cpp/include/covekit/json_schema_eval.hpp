@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -33,6 +34,7 @@ struct NumberView {
   bool integer = false;  // mathematically whole
   bool exact = false;    // i holds the value exactly
   int64_t i = 0;
+  std::string_view text;  // the JSON digits, for numbers a double cannot hold (may be empty)
 };
 
 inline void append_double(std::string& out, double d) {
@@ -90,7 +92,10 @@ class Evaluator {
   using V = typename A::V;
 
   Evaluator(const Program& p, bool report, bool all_errors, std::vector<SchemaViolation>* out)
-      : p_(p), report_(report), all_(all_errors), out_(out) {}
+      : p_(p), report_(report), all_(all_errors), out_(out) {
+    char here = 0;
+    stack_base_ = reinterpret_cast<std::uintptr_t>(&here);
+  }
 
   bool run(V root) { return eval(p_.root, root, nullptr); }
   bool eval_node(int node, V v) { return eval(node, v, nullptr); }
@@ -323,10 +328,14 @@ class Evaluator {
   bool eval(int ni, V v, Annot* out) {
     const Node& n = p_.nodes[static_cast<std::size_t>(ni)];
     if (n.always_valid) return true;
-    if (++depth_ > kMaxEvalDepth) {
+    char here = 0;
+    const std::uintptr_t sp = reinterpret_cast<std::uintptr_t>(&here);
+    const std::uintptr_t used = sp < stack_base_ ? stack_base_ - sp : sp - stack_base_;
+    if (++depth_ > kMaxEvalDepth || used > kMaxEvalStackBytes) {
       depth_ = 0;
-      throw InvalidInput("validation nested deeper than " + std::to_string(kMaxEvalDepth) +
-                         " levels (a $ref cycle that never consumes the instance, or an instance nested too deeply)");
+      throw InvalidInput("validation nested deeper than the evaluator follows (" + std::to_string(kMaxEvalDepth) +
+                         " steps or " + std::to_string(kMaxEvalStackBytes >> 20) +
+                         " MB of stack): a $ref cycle that never consumes the instance, or an instance nested too deeply");
     }
     bool pushed = false;
     if (scope_.empty() || scope_.back() != n.resource) {
@@ -397,7 +406,7 @@ class Evaluator {
       case Op::MultipleOf: {
         if (A::type(v) != kNumber) return true;
         const NumberView x = A::number(v);
-        if (is_multiple_of(x.d, x.exact, x.i, ins.value)) return true;
+        if (is_multiple_of(x.d, x.exact, x.i, ins.value, x.text)) return true;
         return fail(n, ins, [&] { return show(v) + " is not a multiple of " + to_json(ins.value); });
       }
       case Op::MinLength: case Op::MaxLength: {
@@ -794,6 +803,7 @@ class Evaluator {
   std::vector<Tok> ipath_, kpath_;
   std::vector<int> scope_;
   std::size_t depth_ = 0;
+  std::uintptr_t stack_base_ = 0;
 };
 
 // The adapter over covekit's own JsonValue.
@@ -810,7 +820,7 @@ struct JsonValueAdapter {
     }
   }
   static bool boolean(V v) noexcept { return v->boolean; }
-  static NumberView number(V v) noexcept { return {v->number, v->integer, v->exact, v->i64}; }
+  static NumberView number(V v) noexcept { return {v->number, v->integer, v->exact, v->i64, v->text}; }
   static std::string_view string(V v) noexcept { return v->text; }
   static std::size_t size(V v) noexcept {
     return v->kind == JsonValue::Kind::Array ? v->items.size() : v->members.size();

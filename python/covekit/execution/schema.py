@@ -32,6 +32,11 @@ class SchemaViolation:
     ``keyword_location`` the path through the schema ($ref hops included),
     ``absolute_keyword_location`` the keyword's absolute URI when the schema has a base URI
     (``$id``), ``message`` a sentence for a person and ``keyword`` the failing keyword.
+
+    >>> from covekit import Schema
+    >>> err = Schema({"items": {"type": "string"}}).validate(["a", 2]).errors[0]
+    >>> err.instance_path, err.keyword_location, err.keyword, err.message
+    ('/1', '/items/type', 'type', '2 is not of type "string"')
     """
 
     instance_path: str
@@ -46,6 +51,11 @@ class ValidationResult:
 
     ``value`` is the instance as Python objects: for :meth:`Schema.validate_json` it is
     parsed on first access (validation itself builds no Python objects).
+
+    >>> from covekit import Schema
+    >>> result = Schema({"required": ["id"]}).validate_json('{"name": "x"}')
+    >>> bool(result), result.errors[0].message, result.value
+    (False, '"id" is a required property', {'name': 'x'})
     """
 
     __slots__ = ("_text", "_value", "errors", "valid")
@@ -72,7 +82,10 @@ class ValidationResult:
         if self.valid:
             return "<ValidationResult valid>"
         first = self.errors[0]
-        return f"<ValidationResult invalid errors={len(self.errors)} first={first.instance_path!r}: {first.message}>"
+        return (
+            f"<ValidationResult invalid errors={len(self.errors)} "
+            f"first={first.instance_path!r}: {first.message}>"
+        )
 
 
 def _violations(raw: list[tuple[str, str, str | None, str, str]]) -> list[SchemaViolation]:
@@ -86,7 +99,9 @@ def _as_json_text(schema: Any, what: str) -> str | bytes:
         try:
             return json.dumps(schema, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
-            raise _core.SchemaError(f"{what} is not JSON data: {exc}") from exc
+            err = _core.SchemaError(f"{what} is not JSON data: {exc}")
+            err.pointer = ""
+            raise err from exc
     raise TypeError(f"{what} must be a dict, a bool or JSON text, not {type(schema).__name__}")
 
 
@@ -138,7 +153,8 @@ class Schema:
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        return ValidationResult(_violations(self._native.validate(obj, all_errors)), value=obj)
+        raw = self._native.validate(obj, all_errors)
+        return ValidationResult(_violations(raw) if raw else [], value=obj)
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
