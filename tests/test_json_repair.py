@@ -15,13 +15,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 import covekit
+import pytest
 from covekit.errors import CovekitError, InvalidInput, InvalidUtf8, RepairError
 from covekit.execution.repair import LOSSLESS_KINDS
+from hypothesis import given
+from hypothesis import strategies as st
 
 CORPUS = Path(__file__).resolve().parent / "data" / "json_repair_corpus.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
@@ -76,7 +75,9 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
     seen_repairs: set[str] = set()
     for c in CASES:
         if not c.get("refuse"):
-            seen_repairs.update(r.kind for r in covekit.repair_json(c["input"], **options(c)).repairs)
+            seen_repairs.update(
+                r.kind for r in covekit.repair_json(c["input"], **options(c)).repairs
+            )
     seen_repairs.update(c["reason"] for c in CASES if c.get("refuse") and c.get("strict"))
     assert seen_repairs == REPAIR_KINDS
     assert {c["reason"] for c in CASES if c.get("refuse") and not c.get("strict")} == REFUSAL_KINDS
@@ -149,8 +150,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -212,7 +214,9 @@ def test_lossless_repairs_keep_every_value(value: Any, data: st.DataObject, pros
 
 
 @given(value=json_values, cut=st.integers(min_value=0), data=st.data())
-def test_truncated_documents_never_change_what_is_present(value: Any, cut: int, data: st.DataObject) -> None:
+def test_truncated_documents_never_change_what_is_present(
+    value: Any, cut: int, data: st.DataObject
+) -> None:
     text = json.dumps({"v": value, "end": True}, indent=data.draw(st.sampled_from([None, 1])))
     prefix = text[: cut % (len(text) + 1)]
     try:
@@ -247,7 +251,10 @@ def test_spans_are_str_indices() -> None:
     text = "😀 é {'k': '😀'} done"
     r = covekit.repair_json(text)
     spans = {x.kind: text[x.start : x.end] for x in r.repairs}
-    assert r.repairs[0].kind == "extracted_from_prose" and text[r.repairs[0].start : r.repairs[0].end] == "😀 é"
+    assert (
+        r.repairs[0].kind == "extracted_from_prose"
+        and text[r.repairs[0].start : r.repairs[0].end] == "😀 é"
+    )
     assert spans["single_quotes"] == "'😀'"
     assert r.value == {"k": "😀"}
 
@@ -273,7 +280,9 @@ def test_lone_surrogates_and_wrong_types() -> None:
 def test_empty_input() -> None:
     with pytest.raises(RepairError) as info:
         covekit.repair_json("")
-    assert info.value.problems == [("no_json", 0, 0, "no JSON object or array was found in the text")]
+    assert info.value.problems == [
+        ("no_json", 0, 0, "no JSON object or array was found in the text")
+    ]
 
 
 def test_repair_error_classes() -> None:
@@ -287,7 +296,13 @@ def test_strict_lists_every_lossy_repair() -> None:
     with pytest.raises(RepairError) as info:
         covekit.repair_json('{"a": "x "q" y", "b": [1, "cut', strict=True)
     kinds = [p[0] for p in info.value.problems]
-    assert kinds == ["unescaped_quote", "unescaped_quote", "truncated_string", "truncated_container", "truncated_container"]
+    assert kinds == [
+        "unescaped_quote",
+        "unescaped_quote",
+        "truncated_string",
+        "truncated_container",
+        "truncated_container",
+    ]
 
 
 def test_deep_nesting_is_an_error() -> None:
@@ -301,7 +316,7 @@ def test_deep_nesting_is_an_error() -> None:
 
 
 def test_one_megabyte_input() -> None:
-    text = "Result:\n[" + ", ".join("{'id': %d, 'ok': True}" % i for i in range(50_000)) + ",]"
+    text = "Result:\n[" + ", ".join(f"{{'id': {i}, 'ok': True}}" for i in range(50_000)) + ",]"
     assert len(text) > 1_000_000
     r = covekit.repair_json(text)
     assert len(r.value) == 50_000 and r.value[-1] == {"id": 49_999, "ok": True}
