@@ -344,3 +344,22 @@ def test_threads_get_the_same_results() -> None:
     for t in threads:
         t.join()
     assert all(r == expected for r in results)
+
+
+def test_against_json_repair() -> None:
+    """The corpus through json_repair too: covekit succeeds at least as often, never silently."""
+    pytest.importorskip(
+        "json_repair", reason="json_repair is not installed (pip install 'covekit[bench]')"
+    )
+    import sys
+
+    bench_dir = str(Path(__file__).resolve().parent / "benchmarks")
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    import bench_repair
+
+    ours = bench_repair.score(bench_repair.run_covekit)
+    theirs = bench_repair.score(bench_repair.run_json_repair)
+    assert ours.silent == 0, ours.silent_ids
+    assert ours.success == ours.cases
+    assert ours.rate >= theirs.rate
