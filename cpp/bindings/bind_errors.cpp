@@ -138,9 +138,15 @@ void register_errors(py::module_& m) {
     } catch (const EmbeddingError& e) {
       PyErr_SetString(k.embedding, e.what());
     } catch (const RepairError& e) {
+      // Messages quote the input; decode leniently all the same.
+      auto text = [](const std::string& s) {
+        PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+        if (!o) throw py::error_already_set();
+        return py::reinterpret_steal<py::str>(o);
+      };
       py::list problems;
-      for (const auto& p : e.problems()) problems.append(py::make_tuple(p.kind, p.start, p.end, p.message));
-      py::object exc = py::handle(k.repair)(e.what());
+      for (const auto& p : e.problems()) problems.append(py::make_tuple(p.kind, p.start, p.end, text(p.message)));
+      py::object exc = py::handle(k.repair)(text(e.what()));
       exc.attr("problems") = problems;
       PyErr_SetObject(k.repair, exc.ptr());
     } catch (const IndexFileCorrupt& e) {

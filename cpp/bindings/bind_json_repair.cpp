@@ -2,6 +2,7 @@
 // Python wraps the result in covekit.execution.repair.Repaired.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common.hpp"
 #include "covekit/errors.hpp"
@@ -33,6 +34,21 @@ Utf8Text repair_input(py::handle obj) {
                        std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }
 
+// The repairs of one result, kept native until Python asks for them (a large repair
+// can list 100,000 changes; most callers read only `lossless`).
+struct RepairLog {
+  std::vector<jr::Repair> repairs;
+
+  py::list tuples() const {
+    py::list out(repairs.size());
+    for (std::size_t i = 0; i < repairs.size(); ++i) {
+      const auto& x = repairs[i];
+      out[i] = py::make_tuple(py::str(x.kind), x.start, x.end, py::str(x.message), x.lossless);
+    }
+    return out;
+  }
+};
+
 py::tuple py_repair_json(py::handle text, bool strict, const std::string& multiple, std::size_t max_depth) {
   jr::Options o;
   o.strict = strict;
@@ -59,20 +75,22 @@ py::tuple py_repair_json(py::handle text, bool strict, const std::string& multip
         PyUnicode_DecodeUTF8(r.text.data(), static_cast<Py_ssize_t>(r.text.size()), "strict"));
     if (!out) throw py::error_already_set();
   }
-  py::list repairs(r.repairs.size());
-  for (std::size_t i = 0; i < r.repairs.size(); ++i) {
-    const auto& x = r.repairs[i];
-    repairs[i] = py::make_tuple(py::str(x.kind), x.start, x.end, py::str(x.message), x.lossless);
-  }
-  return py::make_tuple(out, repairs);
+  const bool lossless = r.lossless();
+  py::object log = py::none();
+  if (!r.repairs.empty()) log = py::cast(RepairLog{std::move(r.repairs)});
+  return py::make_tuple(out, lossless, log);
 }
 
 }  // namespace
 
 void register_json_repair(py::module_& m) {
+  py::class_<RepairLog>(m, "RepairLog", "The repairs of one repair_json call, kept native until read.")
+      .def("__len__", [](const RepairLog& l) { return l.repairs.size(); })
+      .def("tuples", &RepairLog::tuples, "The repairs as [(kind, start, end, message, lossless), ...].")
+      .def("__repr__", [](const RepairLog& l) { return "<covekit.RepairLog repairs=" + std::to_string(l.repairs.size()) + ">"; });
   m.def("repair_json", &py_repair_json, py::arg("text"), py::kw_only(), py::arg("strict") = false,
         py::arg("multiple") = "first", py::arg("max_depth") = 512,
-        "Repairs malformed JSON; returns (text, [(kind, start, end, message, lossless), ...]). "
+        "Repairs malformed JSON; returns (text, lossless, RepairLog or None when nothing was repaired). "
         "Raises RepairError (with .problems) when no repair exists without guessing data.");
 }
 

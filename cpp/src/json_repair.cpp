@@ -231,7 +231,7 @@ class Reader {
     if (starts_string(pos_)) return string(false);
     if (c == '-' || is_digit(c)) return number();
     if (is_word(c)) return word();
-    if (c == ',' || c == '}' || c == ']') fail("missing_value", pos_, pos_ + 1, "a value is missing before " + quoted(in_.substr(pos_, 1)));
+    if (c == ',' || c == '}' || c == ']') fail("missing_value", pos_, pos_ + 1, "a value is missing before " + quoted(in_.substr(pos_, char_len(pos_))));
     if (c == '+' || c == '.') number_error(pos_);
     fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, char_len(pos_))) + " where a value was expected");
   }
@@ -276,7 +276,7 @@ class Reader {
           comma = pos_++;
           continue;
         }
-        if (!starts_key(pos_)) fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, 1)) + " after an object member");
+        if (!starts_key(pos_)) fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, char_len(pos_))) + " after an object member");
         add("missing_comma", pos_, pos_, "inserted a missing comma between object members", true);
       } else if (c == ',') {
         add("extra_comma", pos_, pos_ + 1, "removed a comma with no member before it", true);
@@ -295,7 +295,7 @@ class Reader {
         out_.append(in_.substr(ks, pos_ - ks));
         out_.push_back('"');
       } else {
-        fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, 1)) + " where a key was expected");
+        fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, char_len(pos_))) + " where a key was expected");
       }
       const std::string_view key_json = std::string_view(out_).substr(key_out + 1, out_.size() - key_out - 2);
       if (!keys.insert(decode_key(key_json)))
@@ -312,7 +312,7 @@ class Reader {
       } else if (starts_value(pos_)) {
         add("missing_colon", pos_, pos_, "inserted a missing colon after the key", true);
       } else {
-        fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, 1)) + " after a key");
+        fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, char_len(pos_))) + " after a key");
       }
       out_.push_back(':');
       skip_ws();
@@ -350,7 +350,7 @@ class Reader {
           comma = pos_++;
           continue;
         }
-        if (!starts_value(pos_)) fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, 1)) + " after an array element");
+        if (!starts_value(pos_)) fail("unexpected_character", pos_, pos_ + 1, "unexpected " + quoted(in_.substr(pos_, char_len(pos_))) + " after an array element");
         add("missing_comma", pos_, pos_, "inserted a missing comma between array elements", true);
       } else if (c == ',') {
         fail("missing_value", pos_, pos_ + 1, "an array element is missing before this comma");
@@ -371,7 +371,18 @@ class Reader {
     const unsigned char c = at(j);
     if (c == ',' || c == ':' || c == '}' || c == ']' || c == '"' || c == '\'' || c == '#') return true;
     if (c == '/' && j + 1 < n_ && (in_[j + 1] == '/' || in_[j + 1] == '*')) return true;
-    return smart_at(in_, j) != Smart::kNone;
+    if (smart_at(in_, j) != Smart::kNone) return true;
+    if (j == p + len) return false;
+    // After a space: a value that follows with its comma missing (a number, a bracket,
+    // a literal), not a word of text.
+    if (is_digit(c) || c == '-' || c == '{' || c == '[') return true;
+    std::size_t e = j;
+    while (e < n_ && is_word(at(e))) ++e;
+    const std::string_view w = in_.substr(j, e - j);
+    if (w == "true" || w == "false" || w == "null" || w == "True" || w == "False" || w == "None") return true;
+    // ... or an unquoted key and its colon.
+    while (e < n_ && (at(e) == ' ' || at(e) == '\t')) ++e;
+    return !w.empty() && e < n_ && at(e) == ':';
   }
 
   void string(bool key) {
@@ -457,7 +468,7 @@ class Reader {
         const bool match = (smart == Smart::kDoubleOpen || smart == Smart::kDoubleClose)
                                ? (q == Smart::kDoubleOpen || q == Smart::kDoubleClose)
                                : (smart != Smart::kNone && (q == Smart::kSingleOpen || q == Smart::kSingleClose));
-        if (match && (key || closes(pos_, 3))) {
+        if (match && (key || pos_ == s + 3 || closes(pos_, 3))) {
           add("smart_quotes", s, pos_ + 3, "replaced typographic quotes around a string", true);
           pos_ += 3;
           out_.push_back('"');
@@ -469,7 +480,7 @@ class Reader {
       }
       // b is " or '
       if ((b == '"' && dbl) || (b == '\'' && sgl)) {
-        if (key || closes(pos_, 1)) {
+        if (key || pos_ == s + 1 || closes(pos_, 1)) {
           if (sgl) add("single_quotes", s, pos_ + 1, "replaced single quotes around a string", true);
           ++pos_;
           out_.push_back('"');
@@ -812,7 +823,7 @@ bool is_lossless_kind(std::string_view kind) noexcept {
 Result repair(std::string_view text, const Options& options) {
   utf8::validate(text);
   Result result;
-  if (valid_json(text, options.max_depth)) {
+  if (valid_json(text, options.max_depth) || valid_scalar(text, options.max_depth)) {
     if (options.multiple == Multiple::kAll) {
       result.text.reserve(text.size() + 2);
       result.text.append("[").append(text).append("]");
@@ -820,11 +831,6 @@ Result repair(std::string_view text, const Options& options) {
       result.text.assign(text);
       result.unchanged = true;
     }
-    return result;
-  }
-  if (options.multiple == Multiple::kFirst && valid_scalar(text, options.max_depth)) {
-    result.text.assign(text);
-    result.unchanged = true;
     return result;
   }
   Extractor ex(text, options);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "covekit/errors.hpp"
@@ -135,4 +136,28 @@ TEST(JsonRepair, HugeInput) {
   const auto r = jr::repair(big);
   EXPECT_EQ(r.text.substr(0, 22), "[{\"k\":\"v\",\"n\":true},{\"");
   EXPECT_EQ(r.text.back(), ']');
+}
+
+TEST(JsonRepair, ThreadsGetTheSameResults) {
+  const std::vector<std::string> inputs = {
+      "{'a': True, 'b': [1, 2,], // c\n}", "Here: ```json\n{\"x\": \"cut", "{\"a\": 1} {\"b\": 2}",
+      "[{\"k\": \"v\"} {\"k\": \"w\"}]", "{\"valid\": [1, 2, 3]}", "{\"a\": NaN}"};
+  auto run = [&] {
+    std::string all;
+    for (int round = 0; round < 200; ++round)
+      for (const auto& in : inputs) {
+        try {
+          all += jr::repair(in).text;
+        } catch (const covekit::RepairError& e) {
+          all += e.what();
+        }
+      }
+    return all;
+  };
+  const std::string expected = run();
+  std::vector<std::string> got(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { got[i] = run(); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
 }

@@ -421,11 +421,19 @@ class JsonSchema:
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text into Python objects (simdjson; integers of any size). Raises InvalidJSON."""
 
+class RepairLog:
+    """The repairs of one repair_json call, kept native until read."""
+
+    def __len__(self) -> int: ...
+    def tuples(self) -> list[tuple[str, int, int, str, bool]]:
+        """The repairs as [(kind, start, end, message, lossless), ...]."""
+
 def repair_json(
     text: str | bytes | bytearray | memoryview,
     *,
     strict: bool = False,
     multiple: str = "first",
     max_depth: int = 512,
-) -> tuple[str, list[tuple[str, int, int, str, bool]]]:
-    """Repairs malformed JSON; returns (text, [(kind, start, end, message, lossless), ...]). Raises RepairError (with .problems) when no repair exists without guessing data."""
+) -> tuple[str, bool, RepairLog | None]:
+    """Repairs malformed JSON; returns (text, lossless, RepairLog or None when nothing was
+    repaired). Raises RepairError (with .problems) when no repair exists without guessing data."""

@@ -9,8 +9,8 @@ raises :class:`~covekit.errors.RepairError`; nothing is changed silently.
 >>> r = covekit.repair_json("Sure! ```json\\n{'name': 'Ada', 'admin': True,}\\n```")
 >>> r.value
 {'name': 'Ada', 'admin': True}
->>> [rep.kind for rep in r.repairs]
-['extracted_from_prose', 'code_fence', 'single_quotes', 'single_quotes', 'single_quotes', 'python_literal', 'trailing_comma', 'code_fence']
+>>> sorted({rep.kind for rep in r.repairs})
+['code_fence', 'extracted_from_prose', 'python_literal', 'single_quotes', 'trailing_comma']
 >>> r.lossless
 True
 
@@ -27,9 +27,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from covekit._core import RepairLog as _RepairLog
 from covekit._core import repair_json as _repair_json
 
 __all__ = ["LOSSLESS_KINDS", "Repair", "Repaired", "repair_json"]
+
+_loads = json.JSONDecoder().decode
 
 #: The repair kinds that never change or drop a value present in the input; every
 #: other kind (truncation closing, dropped extra values, ...) is refused by strict mode.
@@ -73,24 +76,72 @@ class Repair:
     lossless: bool
 
 
-@dataclass(frozen=True, slots=True)
 class Repaired:
-    """The result of :func:`repair_json`.
+    """The result of :func:`repair_json` (immutable).
 
     ``text`` is valid JSON (the input itself when it already was), ``value`` the parsed
     value (``json.loads(text)``), ``repairs`` every change in input order (empty for
-    valid JSON) and ``lossless`` whether all of them are lossless.
+    valid JSON; built on first access, since a large input can have very many) and
+    ``lossless`` whether all of them are lossless.
 
     >>> import covekit
-    >>> r = covekit.repair_json('{"a": [1, 2')
+    >>> r = covekit.repair_json('{"a": [1, "x"')
     >>> r.text, r.lossless
-    ('{"a":[1,2]}', False)
+    ('{"a":[1,"x"]}', False)
+    >>> [x.kind for x in r.repairs]
+    ['truncated_container', 'truncated_container']
     """
 
+    __slots__ = ("_log", "_repairs", "lossless", "text", "value")
     text: str
     value: Any
-    repairs: list[Repair]
     lossless: bool
+    _log: _RepairLog | None
+    _repairs: list[Repair] | None
+
+    def __init__(
+        self, text: str, value: Any, repairs: list[Repair] | _RepairLog | None, lossless: bool
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "text", text)
+        set_(self, "value", value)
+        set_(self, "lossless", lossless)
+        set_(self, "_log", repairs if isinstance(repairs, _RepairLog) else None)
+        set_(
+            self,
+            "_repairs",
+            repairs if isinstance(repairs, list) else None if repairs is not None else [],
+        )
+
+    @property
+    def repairs(self) -> list[Repair]:
+        """Every change, in input order (a new list on each access)."""
+        repairs = self._repairs
+        if repairs is None:
+            log = self._log
+            repairs = [Repair(*t) for t in log.tuples()] if log is not None else []
+            object.__setattr__(self, "_repairs", repairs)
+            object.__setattr__(self, "_log", None)
+        return list(repairs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Repaired is immutable; cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Repaired):
+            return NotImplemented
+        return (self.text, self.lossless, self.repairs) == (
+            other.text,
+            other.lossless,
+            other.repairs,
+        ) and (json.dumps(self.value) == json.dumps(other.value))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        n = len(self._log) if self._log is not None else len(self._repairs or [])
+        text = repr(self.text[:60]) + ("..." if len(self.text) > 60 else "")
+        return f"Repaired(text={text}, repairs={n}, lossless={self.lossless})"
 
 
 def repair_json(
@@ -130,15 +181,7 @@ def repair_json(
     ...     print(exc.problems[0][:3])
     ('non_finite_number', 10, 13)
     """
-    if not isinstance(strict, bool):
+    if strict is not True and strict is not False:
         raise TypeError(f"strict must be a bool, not {type(strict).__name__}")
-    out, raw = _repair_json(text, strict=strict, multiple=multiple, max_depth=max_depth)
-    repairs = [
-        Repair(kind, start, end, message, lossless) for kind, start, end, message, lossless in raw
-    ]
-    return Repaired(
-        text=out,
-        value=json.loads(out),
-        repairs=repairs,
-        lossless=all(r.lossless for r in repairs),
-    )
+    out, lossless, log = _repair_json(text, strict=strict, multiple=multiple, max_depth=max_depth)
+    return Repaired(out, _loads(out), log, lossless)
