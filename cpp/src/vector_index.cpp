@@ -350,6 +350,14 @@ struct VectorIndex::Impl {
     const hnswlib::DISTFUNC<float> fdist = h.fstdistfunc_;
     const void* const fparam = h.dist_func_param_;
     auto vec = [&](tableint id) { return base + static_cast<std::size_t>(id) * stride; };
+    // At a few hundred dimensions the search waits on memory: each vector is fetched
+    // whole (all its cache lines, where hnswlib fetches the first) while the one before
+    // it is scored.
+    const std::size_t vbytes = h.data_size_;
+    std::vector<tableint> fresh(h.maxM0_ + 1);
+    auto prefetch_vector = [&](const char* p) {
+      for (std::size_t off = 0; off < vbytes; off += 64) __builtin_prefetch(p + off);
+    };
 
     std::priority_queue<Hit> top;                                       // worst allowed on top
     std::priority_queue<Hit, std::vector<Hit>, std::greater<Hit>> cand;  // closest on top
@@ -367,20 +375,22 @@ struct VectorIndex::Impl {
       const unsigned int* data = h.get_linklist0(c.second);
       const int size = h.getListCount(const_cast<unsigned int*>(data));
       const tableint* datal = reinterpret_cast<const tableint*>(data + 1);
-      // Prefetch the next neighbour's visited mark and vector while this one is scored
-      // (as hnswlib does): at a few hundred dimensions the search waits on memory.
-      if (size > 0) {
-        __builtin_prefetch(visited + datal[0]);
-        __builtin_prefetch(vec(datal[0]));
-      }
+      // Two passes: mark the unvisited neighbours first (the visited array is small and
+      // cached), then score only those, each vector fetched whole while the one before
+      // it is scored. Prefetching the vectors of visited neighbours would waste the
+      // memory bandwidth the search is waiting on.
+      if (static_cast<std::size_t>(size) > fresh.size()) fresh.resize(static_cast<std::size_t>(size));
+      int n_new = 0;
       for (int i = 0; i < size; i++) {
         const tableint nb = datal[i];
-        if (i + 1 < size) {
-          __builtin_prefetch(visited + datal[i + 1]);
-          __builtin_prefetch(vec(datal[i + 1]));
-        }
         if (visited[nb] == tag) continue;
         visited[nb] = tag;
+        fresh[n_new++] = nb;
+      }
+      if (n_new > 0) prefetch_vector(vec(fresh[0]));
+      for (int i = 0; i < n_new; i++) {
+        const tableint nb = fresh[i];
+        if (i + 1 < n_new) prefetch_vector(vec(fresh[i + 1]));
         const float d = fdist(q, vec(nb), fparam);
         if (top.size() < ef || d < lower) {
           cand.emplace(d, nb);
