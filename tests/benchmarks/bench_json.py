@@ -24,13 +24,20 @@ says otherwise:
 - jsonschema-rs: ``validator_for(schema).is_valid(json.loads(text))`` and its best path,
   ``is_valid(obj)`` on a pre-parsed object (parsing not timed, which favours it).
 - fastjsonschema: ``compile(schema)(json.loads(text))`` (raises on invalid; caught).
-- python-jsonschema: ``Draft202012Validator(schema).is_valid(json.loads(text))``.
+- python-jsonschema: ``Draft202012Validator(schema).is_valid(json.loads(text))``, and
+  its first error, ``next(iter_errors(json.loads(text)), None)``.
+- jsonschema-rs's error path: ``validate(json.loads(text))``, which raises its first
+  error (the counterpart of covekit's first-error ``validate_json``).
 - pydantic v2: ``Model.model_validate_json(text)`` with an equivalent model (raises on
   invalid; caught). It builds model instances, which the validators do not.
 
 Every peer's verdict is checked (valid document valid, invalid invalid) before timing.
 Peers that are not installed are skipped. Targets (issue 5): covekit at least
-jsonschema-rs's speed, at least pydantic's, at least 20x python-jsonschema.
+jsonschema-rs's speed, at least pydantic's, at least 20x python-jsonschema. They are read
+like against like: covekit's boolean ``is_valid_json`` against the peers' boolean
+``is_valid``, covekit's ``validate_json`` (a result with errors) against the peers' error
+paths (jsonschema-rs's ``validate``, python-jsonschema's first error, pydantic's
+``model_validate_json``).
 """
 
 from __future__ import annotations
@@ -373,6 +380,19 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
             lambda t: rs.is_valid(objs[t]),
             "pre-parsed object (best path)",
         )
+        rs_error = jsonschema_rs.ValidationError
+
+        def run_rs_validate(t: str) -> bool:
+            try:
+                rs.validate(loads(t))
+                return True
+            except rs_error:
+                return False
+
+        out["jsonschema-rs validate"] = (
+            run_rs_validate,
+            "json.loads + validate (raises its first error)",
+        )
     if importlib.util.find_spec("fastjsonschema"):
         import fastjsonschema
 
@@ -405,6 +425,10 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
         out["python-jsonschema"] = (
             lambda t: py.is_valid(loads(t)),
             "json.loads + Draft202012Validator",
+        )
+        out["python-jsonschema first error"] = (
+            lambda t: next(py.iter_errors(loads(t)), None) is None,
+            "json.loads + next(iter_errors)",
         )
     for name, (fn, _) in out.items():
         if fn(c.good) is not True or fn(c.bad) is not False:
@@ -475,14 +499,52 @@ def table(c: Case, rows: list[tuple[str, float, float, str]], markdown: bool) ->
     return "\n".join(lines)
 
 
+# Like against like: a boolean answer against a boolean answer, an error report against
+# an error report. (covekit row, peer row, minimum speed-up.)
+TARGETS = [
+    ("covekit is_valid_json", "jsonschema-rs", 1.0),
+    ("covekit validate_json", "jsonschema-rs validate", 1.0),
+    ("covekit validate_json", "pydantic v2", 1.0),
+    ("covekit is_valid_json", "python-jsonschema", 20.0),
+    ("covekit validate_json", "python-jsonschema first error", 20.0),
+]
+
+
+def targets_table(results: dict[str, dict[str, tuple[float, float]]], markdown: bool) -> str:
+    head = ["covekit", "peer", "target", "speed-up, valid / invalid, by schema", "worst", "met?"]
+    body = []
+    for ours, peer, goal in TARGETS:
+        ratios, cells = [], []
+        for name, rows in results.items():
+            if ours not in rows or peer not in rows:
+                continue
+            (og, ob), (pg, pb) = rows[ours], rows[peer]
+            ratios += [pg / og, pb / ob]
+            cells.append(f"{name} {pg / og:.2f}x / {pb / ob:.2f}x")
+        if not ratios:
+            body.append([ours, peer, f">= {goal:g}x", "peer not installed", "", "n/a"])
+            continue
+        worst = min(ratios)
+        met = "yes" if worst >= goal else "**no**"
+        body.append([ours, peer, f">= {goal:g}x", ", ".join(cells), f"{worst:.2f}x", met])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---|---:|---|"]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines)
+    return "\n".join("  ".join(r) for r in [head, *body])
+
+
 def report(rounds: int, markdown: bool) -> str:
     parts = []
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     for name in SCHEMAS:
         c = case(name)
+        rows = measure(c, rounds)
+        results[name] = {r[0]: (r[1], r[2]) for r in rows}
         title = f"{name}: {len(c.good.encode()):,} bytes per document, one thread"
-        parts.append(
-            ("#### " if markdown else "") + title + "\n\n" + table(c, measure(c, rounds), markdown)
-        )
+        parts.append(("#### " if markdown else "") + title + "\n\n" + table(c, rows, markdown))
+    title = "Targets (issue 5), like against like: boolean answers, then error reports"
+    parts.insert(0, ("#### " if markdown else "") + title + "\n\n" + targets_table(results, markdown))
     return "\n\n".join(parts)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Schema", "SchemaViolation", "ValidationResult"]
 
 _UNSET: Any = object()
+_new_result = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +59,38 @@ class ValidationResult:
     (False, '"id" is a required property', {'name': 'x'})
     """
 
-    __slots__ = ("_text", "_value", "errors", "valid")
+    __slots__ = ("_errors", "_raw", "_text", "_value", "valid")
 
     def __init__(
         self, errors: list[SchemaViolation], *, text: Any = None, value: Any = _UNSET
     ) -> None:
         self.valid: bool = not errors
-        self.errors: list[SchemaViolation] = errors
+        self._errors: list[SchemaViolation] | None = errors
+        self._raw: list[tuple[str, str, str | None, str, str]] | None = None
         self._text = text
         self._value = value
+
+    @classmethod
+    def _from_native(
+        cls, raw: list[tuple[str, str, str | None, str, str]], text: Any, value: Any
+    ) -> ValidationResult:
+        # The hot path of validate_json/validate: no __init__ call, and the error objects
+        # are built when .errors is first read (most callers only look at .valid).
+        self = _new_result(cls)
+        self.valid = not raw
+        self._errors = None
+        self._raw = raw
+        self._text = text
+        self._value = value
+        return self
+
+    @property
+    def errors(self) -> list[SchemaViolation]:
+        """The violations, in the order found (empty when valid)."""
+        if self._errors is None:
+            self._errors = [SchemaViolation(*row) for row in self._raw or ()]
+            self._raw = None
+        return self._errors
 
     def __bool__(self) -> bool:
         return self.valid
@@ -86,10 +110,6 @@ class ValidationResult:
             f"<ValidationResult invalid errors={len(self.errors)} "
             f"first={first.instance_path!r}: {first.message}>"
         )
-
-
-def _violations(raw: list[tuple[str, str, str | None, str, str]]) -> list[SchemaViolation]:
-    return [SchemaViolation(*row) for row in raw]
 
 
 def _as_json_text(schema: Any, what: str) -> str | bytes:
@@ -147,14 +167,13 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return ValidationResult(
-            _violations(self._native.validate_json(text, all_errors)), text=text
+        return ValidationResult._from_native(
+            self._native.validate_json(text, all_errors), text, _UNSET
         )
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        raw = self._native.validate(obj, all_errors)
-        return ValidationResult(_violations(raw) if raw else [], value=obj)
+        return ValidationResult._from_native(self._native.validate(obj, all_errors), None, obj)
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
