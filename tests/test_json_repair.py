@@ -169,6 +169,29 @@ def test_valid_json_is_unchanged(value: Any, indent: int | None, ascii_only: boo
     assert same(covekit.repair_json(text, multiple="all").value, [r.value])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["\\ud800", "\\udc00x"]',  # lone surrogate escapes: simdjson declines them
+        '{"n": 123456789012345678901234567890, "m": -98765432109876543210}',
+        '[1e400, -1e400, 1e-400]',
+        '[-0, -0.0, 0.1, 1E2, 2.5e-3]',
+        '{"a": 18446744073709551615, "b": -9223372036854775808, "c": 9223372036854775807}',
+        '{"\u00e9": "\u00fc", "k": {"k": [true, false, null]}, "": ""}',
+        '{"k": 1, "k2": {"k": 2}}',
+        "[" * 300 + "]" * 300,
+    ],
+)
+def test_value_is_what_json_loads_gives(text: str) -> None:
+    # The value is built natively (simdjson, or json.loads where simdjson declines); it
+    # must be exactly json.loads(text), types included, whether or not a repair ran.
+    r = covekit.repair_json(text)
+    assert same(r.value, json.loads(text)) and same(r.value, json.loads(r.text))
+    repaired = covekit.repair_json(text + " // a trailing comment")
+    assert repaired.repairs and not repaired.repairs[0].kind.startswith("truncated")
+    assert same(repaired.value, json.loads(text))
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

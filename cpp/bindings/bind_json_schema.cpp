@@ -10,6 +10,7 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
+#include "py_json.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/json_schema.hpp"
 #include "covekit/json_schema_dom.hpp"
@@ -141,34 +142,6 @@ py::object number_object(double d, bool exact, int64_t i, const std::string& tex
     PyErr_Clear();
   }
   return py::float_(d);
-}
-
-py::object dom_to_python(simdjson::dom::element e, std::size_t depth = 0) {
-  using T = simdjson::dom::element_type;
-  switch (e.type()) {
-    case T::NULL_VALUE: return py::none();
-    case T::BOOL: return py::bool_(e.get_bool().value_unsafe());
-    case T::INT64: return py::int_(static_cast<long long>(e.get_int64().value_unsafe()));
-    case T::UINT64: return py::int_(static_cast<unsigned long long>(e.get_uint64().value_unsafe()));
-    case T::DOUBLE: return py::float_(e.get_double().value_unsafe());
-    case T::STRING: {
-      std::string_view s = e.get_string().value_unsafe();
-      return py::str(s.data(), s.size());
-    }
-    case T::ARRAY: {
-      py::list out;
-      const simdjson::dom::array arr = e.get_array().value_unsafe();
-      for (simdjson::dom::element x : arr) out.append(dom_to_python(x, depth + 1));
-      return out;
-    }
-    default: {
-      py::dict out;
-      const simdjson::dom::object obj = e.get_object().value_unsafe();
-      for (simdjson::dom::key_value_pair kv : obj)
-        out[py::str(kv.key.data(), kv.key.size())] = dom_to_python(kv.value, depth + 1);
-      return out;
-    }
-  }
 }
 
 py::object value_to_python(const JsonValue& v) {

@@ -3,7 +3,7 @@
 The module is private: use the wrappers in :mod:`covekit`.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -421,19 +421,21 @@ class JsonSchema:
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text into Python objects (simdjson; integers of any size). Raises InvalidJSON."""
 
-class RepairLog:
-    """The repairs of one repair_json call, kept native until read."""
+def repair_log_tuples(log: Any) -> list[tuple[str, int, int, str, bool]]:
+    """The repairs of a Repaired's log as [(kind, start, end, message, lossless), ...]."""
 
-    def __len__(self) -> int: ...
-    def tuples(self) -> list[tuple[str, int, int, str, bool]]:
-        """The repairs as [(kind, start, end, message, lossless), ...]."""
+def repair_log_len(log: Any) -> int:
+    """How many repairs a Repaired's log holds."""
 
-def repair_json(
-    text: str | bytes | bytearray | memoryview,
-    *,
-    strict: bool = False,
-    multiple: str = "first",
-    max_depth: int = 512,
-) -> tuple[str, bool, RepairLog | None]:
-    """Repairs malformed JSON; returns (text, lossless, RepairLog or None when nothing was
-    repaired). Raises RepairError (with .problems) when no repair exists without guessing data."""
+class Repairer:
+    """repair_json returning Repaired instances (see covekit.repair_json)."""
+
+    def __init__(self, repaired_type: type, loads: Callable[[str], Any]) -> None: ...
+    def __call__(
+        self,
+        text: str | bytes | bytearray | memoryview,
+        strict: bool,
+        multiple: str,
+        max_depth: int,
+    ) -> Any:
+        """(text, strict, multiple, max_depth) -> Repaired; raises RepairError like repair_json."""

@@ -27,8 +27,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from covekit._core import RepairLog as _RepairLog
-from covekit._core import repair_json as _repair_json
+from covekit._core import Repairer as _Repairer
+from covekit._core import repair_log_len as _log_len
+from covekit._core import repair_log_tuples as _log_tuples
 
 __all__ = ["LOSSLESS_KINDS", "Repair", "Repaired", "repair_json"]
 
@@ -96,22 +97,18 @@ class Repaired:
     text: str
     value: Any
     lossless: bool
-    _log: _RepairLog | None
+    _log: Any  # the native log (a capsule) until .repairs is first read
     _repairs: list[Repair] | None
 
     def __init__(
-        self, text: str, value: Any, repairs: list[Repair] | _RepairLog | None, lossless: bool
+        self, text: str, value: Any, repairs: list[Repair] | None, lossless: bool
     ) -> None:
         set_ = object.__setattr__
         set_(self, "text", text)
         set_(self, "value", value)
         set_(self, "lossless", lossless)
-        set_(self, "_log", repairs if isinstance(repairs, _RepairLog) else None)
-        set_(
-            self,
-            "_repairs",
-            repairs if isinstance(repairs, list) else None if repairs is not None else [],
-        )
+        set_(self, "_log", None)
+        set_(self, "_repairs", list(repairs) if repairs is not None else [])
 
     @property
     def repairs(self) -> list[Repair]:
@@ -119,7 +116,7 @@ class Repaired:
         repairs = self._repairs
         if repairs is None:
             log = self._log
-            repairs = [Repair(*t) for t in log.tuples()] if log is not None else []
+            repairs = [Repair(*t) for t in _log_tuples(log)] if log is not None else []
             object.__setattr__(self, "_repairs", repairs)
             object.__setattr__(self, "_log", None)
         return list(repairs)
@@ -139,7 +136,7 @@ class Repaired:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        n = len(self._log) if self._log is not None else len(self._repairs or [])
+        n = _log_len(self._log) if self._log is not None else len(self._repairs or [])
         text = repr(self.text[:60]) + ("..." if len(self.text) > 60 else "")
         return f"Repaired(text={text}, repairs={n}, lossless={self.lossless})"
 
@@ -183,5 +180,9 @@ def repair_json(
     """
     if strict is not True and strict is not False:
         raise TypeError(f"strict must be a bool, not {type(strict).__name__}")
-    out, lossless, log = _repair_json(text, strict=strict, multiple=multiple, max_depth=max_depth)
-    return Repaired(out, _loads(out), log, lossless)
+    return _repair(text, strict, multiple, max_depth)
+
+
+# One native call repairs, parses the output into Python objects and builds the Repaired
+# (its slots set directly, as __init__ does): the value is always json.loads(text).
+_repair = _Repairer(Repaired, _loads)
