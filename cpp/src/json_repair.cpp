@@ -6,7 +6,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -58,16 +60,22 @@ Smart smart_at(std::string_view in, std::size_t p) noexcept {
   }
 }
 
+// Concatenation in one allocation: messages are made on the hot path of small repairs.
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::size_t n = 0;
+  for (const auto p : parts) n += p.size();
+  std::string out;
+  out.reserve(n);
+  for (const auto p : parts) out.append(p);
+  return out;
+}
+
+// `s` in backquotes, cut at `limit` bytes (on a character boundary) with "...".
 std::string quoted(std::string_view s, std::size_t limit = 40) {
-  std::string out = "`";
-  if (s.size() <= limit) {
-    out.append(s);
-  } else {
-    std::size_t cut = limit;
-    while (cut > 0 && utf8::is_continuation(static_cast<unsigned char>(s[cut]))) --cut;
-    out.append(s.substr(0, cut)).append("...");
-  }
-  return out + "`";
+  if (s.size() <= limit) return cat({"`", s, "`"});
+  std::size_t cut = limit;
+  while (cut > 0 && utf8::is_continuation(static_cast<unsigned char>(s[cut]))) --cut;
+  return cat({"`", s.substr(0, cut), "...`"});
 }
 
 void append_utf8(std::string& out, uint32_t cp) {
@@ -138,6 +146,7 @@ class KeySet {
  public:
   // Adds `key`; returns false if it was already there.
   bool insert(std::string key) {
+    if (small_.empty()) small_.reserve(16);
     if (set_.empty() && small_.size() < 16) {
       for (const auto& k : small_)
         if (k == key) return false;
@@ -155,7 +164,12 @@ class KeySet {
 
 class Reader {
  public:
-  Reader(std::string_view in, std::size_t pos, std::size_t max_depth) : in_(in), n_(in.size()), pos_(pos), max_depth_(max_depth) {}
+  Reader(std::string_view in, std::size_t pos, std::size_t max_depth) : in_(in), n_(in.size()), pos_(pos), max_depth_(max_depth) {
+    // The repaired text is about as long as the rest of the input: one allocation for a
+    // typical model output (capped: a candidate bracket in long prose may fail at once).
+    out_.reserve(std::min<std::size_t>(n_ - pos, 4096) + 8);
+    repairs_.reserve(8);
+  }
 
   // Reads one object or array at pos (the caller checked the bracket).
   void top() {
@@ -202,7 +216,7 @@ class Reader {
       if ((c == '/' && pos_ + 1 < n_ && in_[pos_ + 1] == '/') || c == '#') {
         const std::size_t nl = in_.find('\n', pos_);
         pos_ = nl == std::string_view::npos ? n_ : nl;
-        add("comment", s, pos_, std::string("removed a ") + (c == '#' ? "#" : "//") + " comment", true);
+        add("comment", s, pos_, c == '#' ? "removed a # comment" : "removed a // comment", true);
       } else if (c == '/' && pos_ + 1 < n_ && in_[pos_ + 1] == '*') {
         const std::size_t e = in_.find("*/", pos_ + 2);
         pos_ = e == std::string_view::npos ? n_ : e + 2;
@@ -244,9 +258,12 @@ class Reader {
 
   void truncated_container(bool object, std::size_t open, bool after_comma, std::size_t comma) {
     if (after_comma) add("trailing_comma", comma, comma + 1, "removed a trailing comma", true);
+    // Built in one allocation: documents cut off at max_tokens are the common repair.
+    char num[24];
+    const char* end = std::to_chars(num, num + sizeof num, open).ptr;
     add("truncated_container", n_, n_,
-        std::string("closed ") + (object ? "an object" : "an array") + " cut off at the end (opened at byte " +
-            std::to_string(open) + ")",
+        cat({object ? "closed an object" : "closed an array", " cut off at the end (opened at byte ",
+             std::string_view(num, static_cast<std::size_t>(end - num)), ")"}),
         false);
     out_.push_back(object ? '}' : ']');
   }
@@ -290,7 +307,7 @@ class Reader {
         string(true);
       } else if (is_word(c)) {
         while (pos_ < n_ && (is_word(at(pos_)) || at(pos_) == '-' || at(pos_) == '.')) ++pos_;
-        add("unquoted_key", ks, pos_, "quoted the key " + quoted(in_.substr(ks, pos_ - ks)), true);
+        add("unquoted_key", ks, pos_, cat({"quoted the key ", quoted(in_.substr(ks, pos_ - ks))}), true);
         out_.push_back('"');
         out_.append(in_.substr(ks, pos_ - ks));
         out_.push_back('"');
@@ -565,7 +582,7 @@ class Reader {
         {"True", "true"}, {"False", "false"}, {"None", "null"}};
     for (const auto& [py, js] : kPython) {
       if (w == py) {
-        add("python_literal", s, pos_, "replaced the Python literal " + std::string(py) + " by " + std::string(js), true);
+        add("python_literal", s, pos_, cat({"replaced the Python literal ", py, " by ", js}), true);
         out_.append(js);
         return;
       }
@@ -588,7 +605,7 @@ class Reader {
           only = js;
         }
       if (matches == 1 && !only.empty()) {
-        add("truncated_literal", s, pos_, "completed " + quoted(w) + " cut off at the end to " + std::string(only), false);
+        add("truncated_literal", s, pos_, cat({"completed ", quoted(w), " cut off at the end to ", only}), false);
         out_.append(only);
         return;
       }
@@ -761,6 +778,18 @@ bool json_number(std::string_view s) noexcept {
 
 // Valid JSON scalars that simdjson declines: integers beyond 64 bits, strings with
 // escaped lone surrogates.
+// A necessary condition for valid JSON, from its first and last non-space characters:
+// most model outputs that need a repair (prose, fences, quotes, truncation) fail it, and
+// then the full validation is skipped.
+bool may_be_json(std::string_view text) noexcept {
+  std::size_t a = 0, b = text.size();
+  while (a < b && is_ws(static_cast<unsigned char>(text[a]))) ++a;
+  while (b > a && is_ws(static_cast<unsigned char>(text[b - 1]))) --b;
+  if (a == b) return false;
+  constexpr std::string_view kFirst = "{[\"-0123456789tfn", kLast = "}]\"0123456789el";
+  return kFirst.find(text[a]) != std::string_view::npos && kLast.find(text[b - 1]) != std::string_view::npos;
+}
+
 bool valid_scalar(std::string_view text, std::size_t max_depth) {
   std::size_t a = 0, b = text.size();
   while (a < b && is_ws(static_cast<unsigned char>(text[a]))) ++a;
@@ -823,7 +852,7 @@ bool is_lossless_kind(std::string_view kind) noexcept {
 Result repair(std::string_view text, const Options& options) {
   utf8::validate(text);
   Result result;
-  if (valid_json(text, options.max_depth) || valid_scalar(text, options.max_depth)) {
+  if (may_be_json(text) && (valid_json(text, options.max_depth) || valid_scalar(text, options.max_depth))) {
     if (options.multiple == Multiple::kAll) {
       result.text.reserve(text.size() + 2);
       result.text.append("[").append(text).append("]");
@@ -849,6 +878,9 @@ Result repair(std::string_view text, const Options& options) {
   }
 
   std::vector<RawRepair> raw;
+  std::size_t count = 4;  // and a few for the gaps
+  for (const auto& v : values) count += v.repairs.size() + 1;
+  raw.reserve(count);
   std::size_t gap = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
     auto& v = values[i];
@@ -861,7 +893,20 @@ Result repair(std::string_view text, const Options& options) {
     gap = v.end;
   }
   classify_gap(text, gap, text.size(), raw);
-  std::stable_sort(raw.begin(), raw.end(), [](const RawRepair& a, const RawRepair& b) { return a.start < b.start; });
+  // Stable, by start. A model output has a handful of repairs: insertion sort, with no
+  // temporary buffer (std::stable_sort allocates one even for two elements).
+  const auto by_start = [](const RawRepair& a, const RawRepair& b) { return a.start < b.start; };
+  if (raw.size() <= 32) {
+    for (std::size_t i = 1; i < raw.size(); ++i) {
+      if (!by_start(raw[i], raw[i - 1])) continue;
+      RawRepair x = std::move(raw[i]);
+      std::size_t j = i;
+      for (; j > 0 && by_start(x, raw[j - 1]); --j) raw[j] = std::move(raw[j - 1]);
+      raw[j] = std::move(x);
+    }
+  } else {
+    std::stable_sort(raw.begin(), raw.end(), by_start);
+  }
 
   if (options.strict) {
     std::vector<RawRepair> lossy;
