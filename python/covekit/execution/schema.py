@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["Schema", "SchemaViolation", "ValidationResult"]
 
 _UNSET: Any = object()
-_new_result = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +68,6 @@ class ValidationResult:
         self._raw: list[tuple[str, str, str | None, str, str]] | None = None
         self._text = text
         self._value = value
-
-    @classmethod
-    def _from_native(
-        cls, raw: list[tuple[str, str, str | None, str, str]], text: Any, value: Any
-    ) -> ValidationResult:
-        # The hot path of validate_json/validate: no __init__ call, and the error objects
-        # are built when .errors is first read (most callers only look at .valid).
-        self = _new_result(cls)
-        self.valid = not raw
-        self._errors = None
-        self._raw = raw
-        self._text = text
-        self._value = value
-        return self
 
     @property
     def errors(self) -> list[SchemaViolation]:
@@ -167,13 +152,11 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return ValidationResult._from_native(
-            self._native.validate_json(text, all_errors), text, _UNSET
-        )
+        return _results.validate_json(self._native, text, all_errors)
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        return ValidationResult._from_native(self._native.validate(obj, all_errors), None, obj)
+        return _results.validate(self._native, obj, all_errors)
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
@@ -197,3 +180,8 @@ class Schema:
 
     def __repr__(self) -> str:
         return f"<covekit.Schema {json.dumps(self._schema)[:60]}>"
+
+
+# validate_json/validate make their ValidationResult natively (its slots set directly; the
+# SchemaViolation objects are built when .errors is first read).
+_results = _core.ValidationResults(ValidationResult, _UNSET)
