@@ -430,15 +430,7 @@ def repair_log_tuples(log: Any) -> list[tuple[str, int, int, str, bool]]:
 def repair_log_len(log: Any) -> int:
     """How many repairs a Repaired's log holds."""
 
-class Repairer:
-    """repair_json returning Repaired instances (see covekit.repair_json)."""
-
-    def __init__(self, repaired_type: type, loads: Callable[[str], Any]) -> None: ...
-    def __call__(
-        self,
-        text: str | bytes | bytearray | memoryview,
-        strict: bool,
-        multiple: str,
-        max_depth: int,
-    ) -> Any:
-        """(text, strict, multiple, max_depth) -> Repaired; raises RepairError like repair_json."""
+def make_repairer(
+    repaired_type: type, loads: Callable[[str], Any]
+) -> Callable[[str | bytes | bytearray | memoryview, bool, str, int], Any]:
+    """A fast repair(text, strict, multiple, max_depth) -> Repaired (see covekit.repair_json)."""

@@ -17,8 +17,9 @@ several values). An outcome is
   expectation, or returned a value where a refusal was expected;
 - otherwise a *refusal* of a case that had a repair (safe, but a miss).
 
-Speed, same process, same inputs, single thread, best of ``rounds``; the outputs are
-checked equal before anything is timed. Both sides produce the Python value
+Speed, same process, same inputs, single thread, best of ``rounds`` batches of at least
+50 ms each (per call: the time of a batch over its calls); the outputs are checked equal
+before anything is timed. Both sides produce the Python value
 (``repair_json(...).value`` vs ``json_repair.loads``):
 
 - the corpus: every case both libraries repair to the expected value, one call each;
@@ -162,13 +163,26 @@ def check_same(name: str) -> None:
             raise AssertionError(f"{name}: covekit and json_repair disagree on {text[:80]!r}")
 
 
-def best_of(fn: Callable[[], Any], rounds: int) -> float:
+def best_of(fn: Callable[[], Any], rounds: int, min_time: float = 0.05) -> float:
+    """Best time per call of `fn` over `rounds` batches, each at least `min_time` long
+    (a pass over the small corpus takes a fraction of a millisecond: timed alone, one
+    scheduler tick decides the figure)."""
     fn()  # warm-up
-    best = float("inf")
+    n = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t
+        if dt >= min_time:
+            break
+        n *= 2
+    best = dt / n
     for _ in range(rounds):
         t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t) / n)
     return best
 
 

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from covekit._core import Repairer as _Repairer
+from covekit._core import make_repairer as _make_repairer
 from covekit._core import repair_log_len as _log_len
 from covekit._core import repair_log_tuples as _log_tuples
 
@@ -185,4 +185,4 @@ def repair_json(
 
 # One native call repairs, parses the output into Python objects and builds the Repaired
 # (its slots set directly, as __init__ does): the value is always json.loads(text).
-_repair = _Repairer(Repaired, _loads)
+_repair = _make_repairer(Repaired, _loads)
