@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,19 @@ py::object value_to_python(const JsonValue& v) {
   return py::none();
 }
 
+constexpr const char* kViolationsCapsule = "covekit.SchemaViolations";
+using Violations = std::vector<SchemaViolation>;
+
+py::object violation_log(Violations&& errors) {
+  auto owned = std::make_unique<Violations>(std::move(errors));
+  PyObject* cap = PyCapsule_New(owned.get(), kViolationsCapsule, [](PyObject* c) {
+    std::unique_ptr<Violations>(static_cast<Violations*>(PyCapsule_GetPointer(c, kViolationsCapsule)));
+  });
+  if (cap == nullptr) throw py::error_already_set();
+  owned.release();  // now owned by the capsule
+  return py::reinterpret_steal<py::object>(cap);
+}
+
 // Makes covekit.execution.schema.ValidationResult instances in the native call, without
 // running Python code: the type allocates the instance and each slot is stored through
 // its member descriptor (what a Python-level constructor does, minus the interpreter).
@@ -190,12 +204,15 @@ class ResultFactory {
 
   // A result with violations `errors`, for the JSON `text` (value parsed on demand) or for
   // the Python `value` already in memory.
-  [[nodiscard]] py::object make(const std::vector<SchemaViolation>& errors, py::handle text, py::handle value) const {
-    py::list raw = to_python(errors);
+  [[nodiscard]] py::object make(std::vector<SchemaViolation>&& errors, py::handle text, py::handle value) const {
+    // The violations stay native (a capsule) until .errors is read: a caller that only
+    // looks at .valid never pays for their Python strings.
+    const bool valid = errors.empty();
+    py::object raw = valid ? py::none() : violation_log(std::move(errors));
     auto* tp = reinterpret_cast<PyTypeObject*>(type_.ptr());
     py::object obj = py::reinterpret_steal<py::object>(tp->tp_alloc(tp, 0));
     if (!obj) throw py::error_already_set();
-    const std::array<py::handle, 5> values = {errors.empty() ? Py_True : Py_False, Py_None, raw, text,
+    const std::array<py::handle, 5> values = {valid ? Py_True : Py_False, Py_None, raw, text,
                                               value ? value : py::handle(unset_)};
     for (std::size_t i = 0; i < values.size(); ++i) {
       PyObject* d = setters_[i].ptr();
@@ -209,6 +226,75 @@ class ResultFactory {
   py::object unset_;
   std::array<py::object, 5> setters_;
 };
+
+// validate_json/validate as builtin functions (METH_FASTCALL, their ResultFactory in a
+// capsule): a pybind11 method call costs a tenth of validating a small document. Errors
+// go through pybind11's registered translators, as in any bound function.
+constexpr const char* kFactoryCapsule = "covekit.ValidationResults";
+
+const ResultFactory& factory_of(PyObject* self) {
+  const auto* f = static_cast<const ResultFactory*>(PyCapsule_GetPointer(self, kFactoryCapsule));
+  if (f == nullptr) throw py::error_already_set();
+  return *f;
+}
+
+bool flag(PyObject* v, const char* what) {
+  if (v == Py_True) return true;
+  if (v == Py_False) return false;
+  throw py::type_error(std::string(what) + " must be a bool, not " + Py_TYPE(v)->tp_name);
+}
+
+PyObject* validate_json_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
+  try {
+    if (nargs != 3) throw py::type_error("validate_json(schema, text, all_errors) takes 3 positional arguments");
+    const ResultFactory& f = factory_of(self);
+    const Schema& s = py::cast<const Schema&>(py::handle(args[0]));
+    const bool all_errors = flag(args[2], "all_errors");
+    py::handle text(args[1]);
+    Utf8Text t = as_bytes_like(text, "text");
+    std::vector<SchemaViolation> errors;
+    if (t.view.size() < kReleaseGilFrom) {
+      errors = s.validate_json(t.view, all_errors);
+    } else {
+      py::gil_scoped_release release;
+      errors = s.validate_json(t.view, all_errors);
+    }
+    return f.make(std::move(errors), text, py::handle()).release().ptr();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+PyObject* validate_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
+  try {
+    if (nargs != 3) throw py::type_error("validate(schema, obj, all_errors) takes 3 positional arguments");
+    const ResultFactory& f = factory_of(self);
+    const Schema& s = py::cast<const Schema&>(py::handle(args[0]));
+    const bool all_errors = flag(args[2], "all_errors");
+    PyObject* obj = args[1];
+    std::vector<SchemaViolation> errors;
+    Evaluator<PyAdapter> fast(s.program(), false, false, nullptr);
+    if (!fast.run(obj)) {
+      Evaluator<PyAdapter> e(s.program(), true, all_errors, &errors);
+      e.run(obj);
+    }
+    return f.make(std::move(errors), py::none(), py::handle(obj)).release().ptr();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+PyMethodDef method_def(const char* name, PyObject* (*fn)(PyObject*, PyObject* const*, Py_ssize_t) noexcept,
+                       const char* doc) noexcept {
+  PyMethodDef def{};
+  def.ml_name = name;
+  def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn));
+  def.ml_flags = METH_FASTCALL;
+  def.ml_doc = doc;
+  return def;
+}
 
 std::string repr(const Schema& s) {
   return "<covekit._core.JsonSchema nodes=" + std::to_string(s.program().nodes.size()) + ">";
@@ -245,35 +331,41 @@ void register_json_schema(py::module_& m) {
           py::arg("obj"))
       .def("__repr__", &repr);
 
-  py::class_<ResultFactory>(m, "ValidationResults",
-                            "Runs a JsonSchema and returns ValidationResult objects (see covekit.Schema).")
-      .def(py::init<py::handle, py::object>(), py::arg("result_type"), py::arg("unset"))
-      .def(
-          "validate_json",
-          [](const ResultFactory& f, const Schema& s, py::handle text, bool all_errors) {
-            Utf8Text t = as_bytes_like(text, "text");
-            std::vector<SchemaViolation> errors;
-            if (t.view.size() < kReleaseGilFrom) {
-              errors = s.validate_json(t.view, all_errors);
-            } else {
-              py::gil_scoped_release release;
-              errors = s.validate_json(t.view, all_errors);
-            }
-            return f.make(errors, text, py::handle());
-          },
-          py::arg("schema"), py::arg("text"), py::arg("all_errors"))
-      .def(
-          "validate",
-          [](const ResultFactory& f, const Schema& s, py::handle obj, bool all_errors) {
-            std::vector<SchemaViolation> errors;
-            Evaluator<PyAdapter> fast(s.program(), false, false, nullptr);
-            if (!fast.run(obj.ptr())) {
-              Evaluator<PyAdapter> e(s.program(), true, all_errors, &errors);
-              e.run(obj.ptr());
-            }
-            return f.make(errors, py::none(), obj);
-          },
-          py::arg("schema"), py::arg("obj"), py::arg("all_errors"));
+  m.def(
+      "violation_tuples",
+      [](py::handle cap) {
+        const auto* v = static_cast<const Violations*>(PyCapsule_GetPointer(cap.ptr(), kViolationsCapsule));
+        if (v == nullptr) throw py::error_already_set();
+        return to_python(*v);
+      },
+      py::arg("log"),
+      "A ValidationResult's native violations as [(instance_path, keyword_location, "
+      "absolute_keyword_location, message, keyword), ...].");
+  m.def(
+      "make_validators",
+      [](py::handle result_type, py::object unset) {
+        // CPython keeps pointers to the method tables for the functions' lifetime.
+        static PyMethodDef defs[2] = {
+            method_def("validate_json", &validate_json_fastcall,
+                       "validate_json(schema, text, all_errors) -> ValidationResult"),
+            method_def("validate", &validate_fastcall, "validate(schema, obj, all_errors) -> ValidationResult")};
+        auto factory = std::make_unique<ResultFactory>(result_type, std::move(unset));
+        PyObject* cap = PyCapsule_New(factory.get(), kFactoryCapsule, [](PyObject* c) {
+          std::unique_ptr<ResultFactory>(static_cast<ResultFactory*>(PyCapsule_GetPointer(c, kFactoryCapsule)));
+        });
+        if (cap == nullptr) throw py::error_already_set();
+        factory.release();  // now owned by the capsule
+        py::object owner = py::reinterpret_steal<py::object>(cap);
+        PyObject* a = PyCFunction_New(&defs[0], cap);
+        if (a == nullptr) throw py::error_already_set();
+        py::object first = py::reinterpret_steal<py::object>(a);
+        PyObject* b = PyCFunction_New(&defs[1], cap);
+        if (b == nullptr) throw py::error_already_set();
+        return py::make_tuple(first, py::reinterpret_steal<py::object>(b));
+      },
+      py::arg("result_type"), py::arg("unset"),
+      "(validate_json, validate): builtins that run a JsonSchema and return ValidationResult objects "
+      "(see covekit.Schema).");
 
   m.def(
       "parse_json",

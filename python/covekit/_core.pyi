@@ -414,12 +414,15 @@ class JsonSchema:
     def is_valid_json(self, text: str | bytes) -> bool: ...
     def is_valid(self, obj: Any) -> bool: ...
 
-class ValidationResults:
-    """Runs a JsonSchema and returns ValidationResult objects (see covekit.Schema)."""
+def violation_tuples(log: Any) -> list[tuple[str, str, str | None, str, str]]:
+    """A ValidationResult's native violations as [(instance_path, keyword_location,
+    absolute_keyword_location, message, keyword), ...]."""
 
-    def __init__(self, result_type: type, unset: Any) -> None: ...
-    def validate_json(self, schema: JsonSchema, text: str | bytes, all_errors: bool) -> Any: ...
-    def validate(self, schema: JsonSchema, obj: Any, all_errors: bool) -> Any: ...
+def make_validators(
+    result_type: type, unset: Any
+) -> tuple[Callable[[JsonSchema, str | bytes, bool], Any], Callable[[JsonSchema, Any, bool], Any]]:
+    """(validate_json, validate): builtins that run a JsonSchema and return ValidationResult
+    objects (see covekit.Schema)."""
 
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text into Python objects (simdjson; integers of any size). Raises InvalidJSON."""

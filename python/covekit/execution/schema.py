@@ -65,7 +65,7 @@ class ValidationResult:
     ) -> None:
         self.valid: bool = not errors
         self._errors: list[SchemaViolation] | None = errors
-        self._raw: list[tuple[str, str, str | None, str, str]] | None = None
+        self._raw: Any = None  # the native violations (a capsule) until .errors is read
         self._text = text
         self._value = value
 
@@ -73,7 +73,12 @@ class ValidationResult:
     def errors(self) -> list[SchemaViolation]:
         """The violations, in the order found (empty when valid)."""
         if self._errors is None:
-            self._errors = [SchemaViolation(*row) for row in self._raw or ()]
+            raw = self._raw
+            self._errors = (
+                [SchemaViolation(*row) for row in _core.violation_tuples(raw)]
+                if raw is not None
+                else []
+            )
             self._raw = None
         return self._errors
 
@@ -152,11 +157,11 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return _results.validate_json(self._native, text, all_errors)
+        return _validate_json(self._native, text, all_errors)
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        return _results.validate(self._native, obj, all_errors)
+        return _validate(self._native, obj, all_errors)
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
@@ -184,4 +189,4 @@ class Schema:
 
 # validate_json/validate make their ValidationResult natively (its slots set directly; the
 # SchemaViolation objects are built when .errors is first read).
-_results = _core.ValidationResults(ValidationResult, _UNSET)
+_validate_json, _validate = _core.make_validators(ValidationResult, _UNSET)
