@@ -544,7 +544,8 @@ def report(rounds: int, markdown: bool) -> str:
         title = f"{name}: {len(c.good.encode()):,} bytes per document, one thread"
         parts.append(("#### " if markdown else "") + title + "\n\n" + table(c, rows, markdown))
     title = "Targets (issue 5), like against like: boolean answers, then error reports"
-    parts.insert(0, ("#### " if markdown else "") + title + "\n\n" + targets_table(results, markdown))
+    head = ("#### " if markdown else "") + title
+    parts.insert(0, head + "\n\n" + targets_table(results, markdown))
     return "\n\n".join(parts)
 
 

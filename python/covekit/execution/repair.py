@@ -180,7 +180,8 @@ def repair_json(
     """
     if strict is not True and strict is not False:
         raise TypeError(f"strict must be a bool, not {type(strict).__name__}")
-    return _repair(text, strict, multiple, max_depth)
+    result: Repaired = _repair(text, strict, multiple, max_depth)
+    return result
 
 
 # One native call repairs, parses the output into Python objects and builds the Repaired

@@ -157,11 +157,13 @@ class Schema:
 
         Raises :class:`covekit.errors.InvalidJSON` when the text does not parse.
         """
-        return _validate_json(self._native, text, all_errors)
+        result: ValidationResult = _validate_json(self._native, text, all_errors)
+        return result
 
     def validate(self, obj: Any, *, all_errors: bool = False) -> ValidationResult:
         """Validates Python data (dict, list, tuple, str, int, float, bool, None) in C++."""
-        return _validate(self._native, obj, all_errors)
+        result: ValidationResult = _validate(self._native, obj, all_errors)
+        return result
 
     def is_valid_json(self, text: str | bytes) -> bool:
         """True when the JSON text is valid: the fastest path (no error objects)."""
