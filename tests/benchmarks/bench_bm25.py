@@ -24,7 +24,8 @@ What is timed, single-threaded, for the 300 test queries at k=10:
   only (it scores every document per query; the rate is per query all the same).
 
 A second table repeats this with long queries (5 test queries joined, ~50 terms).
-The best of ``rounds`` batches (each at least 0.1 s of calls) is kept. Peers that are not installed are skipped.
+The best of ``rounds`` batches (each at least 0.1 s of calls) is kept. Peers that are
+not installed are skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -43,11 +43,13 @@ import numpy as np
 import pytest
 
 _HERE = Path(__file__).resolve().parent
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
+for _dir in (_HERE, _HERE.parent):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
 
 from bm25_reference import ReferenceBM25  # noqa: E402
 from shared_data import beir_dir  # noqa: E402
+from timing import best_per_call  # noqa: E402
 
 K = 10
 RANK_BM25_QUERIES = 30
@@ -80,30 +82,8 @@ def scifact() -> Data:
 
 def best_of(fn: Callable[[], Any], rounds: int) -> float:
     # Warm-up: at least three calls and a quarter of a second (the first timings of a
-    # fresh process run slow: page faults, CPU frequency).
-    start = time.perf_counter()
-    for _ in range(3):
-        fn()
-    while time.perf_counter() - start < 0.25:
-        fn()
-    # Batches of at least 0.1 s: one call takes a few milliseconds, and timed alone one
-    # scheduler tick on a shared machine decides the figure.
-    n = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t
-        if dt >= 0.1:
-            break
-        n *= 2
-    times = [dt / n]
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t) / n)
-    return min(times)
+    # fresh process run slow: page faults, CPU frequency); then batches of at least 0.1 s.
+    return best_per_call(fn, rounds, min_time=0.1, warmup_calls=3, warmup_time=0.25)
 
 
 def long_queries(data: Data) -> Data:

@@ -47,7 +47,6 @@ import copy
 import importlib.util
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -61,6 +60,7 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 from doc_block import update_block  # noqa: E402
+from timing import best_per_call  # noqa: E402
 
 # --- schemas and documents ------------------------------------------------------------
 
@@ -436,24 +436,9 @@ def runners(c: Case) -> dict[str, tuple[Callable[[str], bool], str]]:
     return out
 
 
-def best_of(fn: Callable[[], Any], rounds: int, min_time: float = 0.05) -> float:
-    """Best time per call over `rounds` batches, each at least `min_time` long."""
-    n = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t
-        if dt >= min_time:
-            break
-        n *= 2
-    best = dt / n
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t) / n)
-    return best
+def best_of(fn: Callable[[], Any], rounds: int) -> float:
+    """Best time per call over `rounds` batches of at least 50 ms."""
+    return best_per_call(fn, rounds, min_time=0.05)
 
 
 def measure(c: Case, rounds: int) -> list[tuple[str, float, float, str]]:

@@ -34,7 +34,6 @@ import importlib.metadata
 import json
 import platform
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -48,6 +47,7 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 from doc_block import update_block  # noqa: E402
+from timing import best_per_call  # noqa: E402
 
 CORPUS = _HERE.parent / "data" / "json_repair_corpus.jsonl"
 _REFUSED = object()
@@ -163,27 +163,10 @@ def check_same(name: str) -> None:
             raise AssertionError(f"{name}: covekit and json_repair disagree on {text[:80]!r}")
 
 
-def best_of(fn: Callable[[], Any], rounds: int, min_time: float = 0.05) -> float:
-    """Best time per call of `fn` over `rounds` batches, each at least `min_time` long
-    (a pass over the small corpus takes a fraction of a millisecond: timed alone, one
-    scheduler tick decides the figure)."""
-    fn()  # warm-up
-    n = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t
-        if dt >= min_time:
-            break
-        n *= 2
-    best = dt / n
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t) / n)
-    return best
+def best_of(fn: Callable[[], Any], rounds: int) -> float:
+    """Best time per call: one warm-up call, then `rounds` batches of at least 50 ms (a pass
+    over the small corpus takes a fraction of a millisecond)."""
+    return best_per_call(fn, rounds, min_time=0.05, warmup_calls=1)
 
 
 def timers(name: str) -> dict[str, Callable[[], Any]]:
