@@ -12,6 +12,7 @@
 #include "covekit/json_repair.hpp"
 #include "covekit/json_schema_dom.hpp"
 #include "py_json.hpp"
+#include "py_objects.hpp"
 
 namespace covekit::bindings {
 
@@ -46,21 +47,7 @@ Utf8Text repair_input(py::handle obj) {
 constexpr const char* kLogCapsule = "covekit.RepairLog";
 using RepairLog = std::vector<jr::Repair>;
 
-py::object make_log(RepairLog&& repairs) {
-  auto owned = std::make_unique<RepairLog>(std::move(repairs));
-  PyObject* cap = PyCapsule_New(owned.get(), kLogCapsule, [](PyObject* c) {
-    std::unique_ptr<RepairLog>(static_cast<RepairLog*>(PyCapsule_GetPointer(c, kLogCapsule)));
-  });
-  if (!cap) throw py::error_already_set();
-  owned.release();  // now owned by the capsule
-  return py::reinterpret_steal<py::object>(cap);
-}
-
-const RepairLog& log_of(py::handle cap) {
-  auto* log = static_cast<const RepairLog*>(PyCapsule_GetPointer(cap.ptr(), kLogCapsule));
-  if (!log) throw py::error_already_set();
-  return *log;
-}
+const RepairLog& log_of(py::handle cap) { return capsule_value<const RepairLog>(cap, kLogCapsule); }
 
 py::list log_tuples(py::handle cap) {
   const RepairLog& repairs = log_of(cap);
@@ -72,18 +59,26 @@ py::list log_tuples(py::handle cap) {
   return out;
 }
 
-jr::Options repair_options(bool strict, py::handle multiple, std::size_t max_depth) {
+// repair_json's options, checked: strict (a bool), multiple ("first" or "all"),
+// max_depth (an int >= 1).
+jr::Options repair_options(PyObject* strict, PyObject* multiple, PyObject* max_depth) {
   jr::Options o;
-  o.strict = strict;
-  if (PyUnicode_Check(multiple.ptr()) && PyUnicode_CompareWithASCIIString(multiple.ptr(), "first") == 0) {
+  if (strict != Py_True && strict != Py_False)
+    throw py::type_error(std::string("strict must be a bool, not ") + Py_TYPE(strict)->tp_name);
+  o.strict = strict == Py_True;
+  if (PyUnicode_Check(multiple) && PyUnicode_CompareWithASCIIString(multiple, "first") == 0) {
     o.multiple = jr::Multiple::kFirst;
-  } else if (PyUnicode_Check(multiple.ptr()) && PyUnicode_CompareWithASCIIString(multiple.ptr(), "all") == 0) {
+  } else if (PyUnicode_Check(multiple) && PyUnicode_CompareWithASCIIString(multiple, "all") == 0) {
     o.multiple = jr::Multiple::kAll;
   } else {
     throw InvalidInput("multiple must be \"first\" or \"all\", got " + std::string(py::repr(multiple)));
   }
-  if (max_depth < 1) throw InvalidInput("max_depth must be >= 1, got 0");
-  o.max_depth = max_depth;
+  if (!PyLong_Check(max_depth) || PyBool_Check(max_depth))
+    throw py::type_error(std::string("max_depth must be an int, not ") + Py_TYPE(max_depth)->tp_name);
+  const Py_ssize_t depth = PyLong_AsSsize_t(max_depth);
+  if (depth == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (depth < 1) throw InvalidInput("max_depth must be >= 1, got " + std::to_string(depth));
+  o.max_depth = static_cast<std::size_t>(depth);
   return o;
 }
 
@@ -95,21 +90,10 @@ jr::Options repair_options(bool strict, py::handle multiple, std::size_t max_dep
 // than the repair itself.
 class Repairer {
  public:
-  static constexpr std::array<const char*, 5> kFields = {"text", "value", "lossless", "_log", "_repairs"};
+  Repairer(py::handle type, py::object loads)
+      : loads_(std::move(loads)), factory_(type, {"text", "value", "lossless", "_log", "_repairs"}, "repaired_type") {}
 
-  Repairer(py::handle type, py::object loads) : loads_(std::move(loads)) {
-    if (!PyType_Check(type.ptr())) throw py::type_error("repaired_type must be a class");
-    type_ = py::reinterpret_borrow<py::object>(type);
-    for (std::size_t i = 0; i < kFields.size(); ++i) {
-      py::object d = py::getattr(type, kFields[i], py::none());
-      if (!Py_IS_TYPE(d.ptr(), &PyMemberDescr_Type) || Py_TYPE(d.ptr())->tp_descr_set == nullptr)
-        throw py::type_error(std::string("repaired_type must declare __slots__ with '") + kFields[i] + "'");
-      setters_[i] = std::move(d);
-    }
-  }
-
-  py::object operator()(py::handle text, bool strict, py::handle multiple, std::size_t max_depth) const {
-    const jr::Options o = repair_options(strict, multiple, max_depth);
+  py::object operator()(py::handle text, const jr::Options& o) const {
     const Utf8Text in = repair_input(text);
     jr::Result r;
     simdjson::dom::element root;
@@ -135,56 +119,27 @@ class Repairer {
     py::object log = py::none();
     py::object repairs = py::none();  // built from the log on first read; none: []
     const bool lossless = r.lossless();
-    if (!r.repairs.empty()) log = make_log(std::move(r.repairs));
-    auto* tp = reinterpret_cast<PyTypeObject*>(type_.ptr());
-    py::object obj = py::reinterpret_steal<py::object>(tp->tp_alloc(tp, 0));
-    if (!obj) throw py::error_already_set();
-    const std::array<py::handle, 5> values = {out, value, lossless ? Py_True : Py_False, log, repairs};
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      PyObject* d = setters_[i].ptr();
-      if (Py_TYPE(d)->tp_descr_set(d, obj.ptr(), values[i].ptr()) != 0) throw py::error_already_set();
-    }
-    return obj;
+    if (!r.repairs.empty()) log = owning_capsule(std::make_unique<RepairLog>(std::move(r.repairs)), kLogCapsule);
+    return factory_.make({out, value, lossless ? Py_True : Py_False, log, repairs});
   }
 
  private:
   static constexpr std::size_t kReleaseGilFrom = 4096;
-  py::object type_;
   py::object loads_;
-  std::array<py::object, 5> setters_;
+  SlotsFactory<5> factory_;
 };
 
-// The repairer as a builtin function (METH_FASTCALL, its Repairer in a capsule): a
-// pybind11 method call costs a tenth of a small repair_json call. Errors are translated
-// by pybind11's registered translators, as in any bound function.
+// The repairer as a builtin function (its Repairer in a capsule): see fastcall_body.
 constexpr const char* kRepairerCapsule = "covekit.Repairer";
 
-PyObject* repair_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
-  try {
-    if (nargs != 4) throw py::type_error("repair(text, strict, multiple, max_depth) takes 4 positional arguments");
-    const auto* rep = static_cast<const Repairer*>(PyCapsule_GetPointer(self, kRepairerCapsule));
-    if (rep == nullptr) return nullptr;
-    if (args[1] != Py_True && args[1] != Py_False)
-      throw py::type_error(std::string("strict must be a bool, not ") + Py_TYPE(args[1])->tp_name);
-    if (!PyLong_Check(args[3]) || PyBool_Check(args[3]))
-      throw py::type_error(std::string("max_depth must be an int, not ") + Py_TYPE(args[3])->tp_name);
-    const Py_ssize_t depth = PyLong_AsSsize_t(args[3]);
-    if (depth == -1 && PyErr_Occurred()) return nullptr;
-    if (depth < 1) throw InvalidInput("max_depth must be >= 1, got " + std::to_string(depth));
-    return (*rep)(args[0], args[1] == Py_True, args[2], static_cast<std::size_t>(depth)).release().ptr();
-  } catch (...) {
-    py::detail::try_translate_exceptions();
-    return nullptr;
-  }
-}
-
-PyMethodDef repair_method_def() noexcept {
-  PyMethodDef def{};
-  def.ml_name = "repair";
-  def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&repair_fastcall));
-  def.ml_flags = METH_FASTCALL;
-  def.ml_doc = "repair(text, strict, multiple, max_depth) -> Repaired; raises RepairError like repair_json.";
-  return def;
+PyObject* repair_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return fastcall_body(
+      [](PyObject* s, PyObject* const* a, Py_ssize_t n) {
+        if (n != 4) throw py::type_error("repair(text, strict, multiple, max_depth) takes 4 positional arguments");
+        const auto& rep = capsule_value<const Repairer>(s, kRepairerCapsule);
+        return rep(a[0], repair_options(a[1], a[2], a[3]));
+      },
+      self, args, nargs);
 }
 
 }  // namespace
@@ -193,18 +148,12 @@ void register_json_repair(py::module_& m) {
   m.def(
       "make_repairer",
       [](py::handle repaired_type, py::object loads) {
-        // CPython keeps a pointer to the method table for the function's lifetime.
-        static PyMethodDef def = repair_method_def();
-        auto rep = std::make_unique<Repairer>(repaired_type, std::move(loads));
-        PyObject* cap = PyCapsule_New(rep.get(), kRepairerCapsule, [](PyObject* c) {
-          std::unique_ptr<Repairer>(static_cast<Repairer*>(PyCapsule_GetPointer(c, kRepairerCapsule)));
-        });
-        if (cap == nullptr) throw py::error_already_set();
-        rep.release();  // now owned by the capsule
-        PyObject* fn = PyCFunction_New(&def, cap);
-        Py_DECREF(cap);
-        if (fn == nullptr) throw py::error_already_set();
-        return py::reinterpret_steal<py::object>(fn);
+        static PyMethodDef def = fastcall_def(
+            "repair", &repair_fastcall,
+            "repair(text, strict, multiple, max_depth) -> Repaired; raises RepairError like repair_json.");
+        const py::object cap =
+            owning_capsule(std::make_unique<Repairer>(repaired_type, std::move(loads)), kRepairerCapsule);
+        return fastcall_function(def, cap);
       },
       py::arg("repaired_type"), py::arg("loads"),
       "A fast repair(text, strict, multiple, max_depth) -> Repaired (see covekit.repair_json).");

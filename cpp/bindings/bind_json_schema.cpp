@@ -13,6 +13,7 @@
 
 #include "common.hpp"
 #include "py_json.hpp"
+#include "py_objects.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/json_schema.hpp"
 #include "covekit/json_schema_dom.hpp"
@@ -170,130 +171,81 @@ py::object value_to_python(const JsonValue& v) {
   return py::none();
 }
 
+// A result's violations, kept native (a capsule) until .errors is read: a caller that
+// only looks at .valid never pays for their Python strings.
 constexpr const char* kViolationsCapsule = "covekit.SchemaViolations";
 using Violations = std::vector<SchemaViolation>;
 
-py::object violation_log(Violations&& errors) {
-  auto owned = std::make_unique<Violations>(std::move(errors));
-  PyObject* cap = PyCapsule_New(owned.get(), kViolationsCapsule, [](PyObject* c) {
-    std::unique_ptr<Violations>(static_cast<Violations*>(PyCapsule_GetPointer(c, kViolationsCapsule)));
-  });
-  if (cap == nullptr) throw py::error_already_set();
-  owned.release();  // now owned by the capsule
-  return py::reinterpret_steal<py::object>(cap);
-}
-
-// Makes covekit.execution.schema.ValidationResult instances in the native call, without
-// running Python code: the type allocates the instance and each slot is stored through
-// its member descriptor (what a Python-level constructor does, minus the interpreter).
-// For a small document that is a fifth of the whole validate_json call.
+// Makes covekit.execution.schema.ValidationResult instances in the native call (see
+// SlotsFactory). For a small document that is a fifth of the whole validate_json call.
 class ResultFactory {
  public:
-  static constexpr std::array<const char*, 5> kFields = {"valid", "_errors", "_raw", "_text", "_value"};
-
-  ResultFactory(py::handle type, py::object unset) : unset_(std::move(unset)) {
-    if (!PyType_Check(type.ptr())) throw py::type_error("result_type must be a class");
-    type_ = py::reinterpret_borrow<py::object>(type);
-    for (std::size_t i = 0; i < kFields.size(); ++i) {
-      py::object d = py::getattr(type, kFields[i], py::none());
-      if (!Py_IS_TYPE(d.ptr(), &PyMemberDescr_Type) || Py_TYPE(d.ptr())->tp_descr_set == nullptr)
-        throw py::type_error(std::string("result_type must declare __slots__ with '") + kFields[i] + "'");
-      setters_[i] = std::move(d);
-    }
-  }
+  ResultFactory(py::handle type, py::object unset)
+      : unset_(std::move(unset)), slots_(type, {"valid", "_errors", "_raw", "_text", "_value"}, "result_type") {}
 
   // A result with violations `errors`, for the JSON `text` (value parsed on demand) or for
   // the Python `value` already in memory.
-  [[nodiscard]] py::object make(std::vector<SchemaViolation>&& errors, py::handle text, py::handle value) const {
-    // The violations stay native (a capsule) until .errors is read: a caller that only
-    // looks at .valid never pays for their Python strings.
+  [[nodiscard]] py::object make(Violations&& errors, py::handle text, py::handle value) const {
     const bool valid = errors.empty();
-    py::object raw = valid ? py::none() : violation_log(std::move(errors));
-    auto* tp = reinterpret_cast<PyTypeObject*>(type_.ptr());
-    py::object obj = py::reinterpret_steal<py::object>(tp->tp_alloc(tp, 0));
-    if (!obj) throw py::error_already_set();
-    const std::array<py::handle, 5> values = {valid ? Py_True : Py_False, Py_None, raw, text,
-                                              value ? value : py::handle(unset_)};
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      PyObject* d = setters_[i].ptr();
-      if (Py_TYPE(d)->tp_descr_set(d, obj.ptr(), values[i].ptr()) != 0) throw py::error_already_set();
-    }
-    return obj;
+    const py::object raw =
+        valid ? py::none() : owning_capsule(std::make_unique<Violations>(std::move(errors)), kViolationsCapsule);
+    return slots_.make({valid ? Py_True : Py_False, Py_None, raw, text, value ? value : py::handle(unset_)});
   }
 
  private:
-  py::object type_;
   py::object unset_;
-  std::array<py::object, 5> setters_;
+  SlotsFactory<5> slots_;
 };
 
-// validate_json/validate as builtin functions (METH_FASTCALL, their ResultFactory in a
-// capsule): a pybind11 method call costs a tenth of validating a small document. Errors
-// go through pybind11's registered translators, as in any bound function.
+// validate_json/validate as builtin functions (their ResultFactory in a capsule): see
+// fastcall_body. Both take (schema, instance, all_errors).
 constexpr const char* kFactoryCapsule = "covekit.ValidationResults";
 
-const ResultFactory& factory_of(PyObject* self) {
-  const auto* f = static_cast<const ResultFactory*>(PyCapsule_GetPointer(self, kFactoryCapsule));
-  if (f == nullptr) throw py::error_already_set();
-  return *f;
+struct ValidateCall {
+  const ResultFactory& factory;
+  const Schema& schema;
+  py::handle instance;
+  bool all_errors;
+};
+
+ValidateCall validate_call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, const char* signature) {
+  if (nargs != 3) throw py::type_error(std::string(signature) + " takes 3 positional arguments");
+  if (args[2] != Py_True && args[2] != Py_False)
+    throw py::type_error(std::string("all_errors must be a bool, not ") + Py_TYPE(args[2])->tp_name);
+  return {capsule_value<const ResultFactory>(self, kFactoryCapsule), py::cast<const Schema&>(py::handle(args[0])),
+          py::handle(args[1]), args[2] == Py_True};
 }
 
-bool flag(PyObject* v, const char* what) {
-  if (v == Py_True) return true;
-  if (v == Py_False) return false;
-  throw py::type_error(std::string(what) + " must be a bool, not " + Py_TYPE(v)->tp_name);
+PyObject* validate_json_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return fastcall_body(
+      [](PyObject* me, PyObject* const* a, Py_ssize_t n) {
+        const ValidateCall c = validate_call(me, a, n, "validate_json(schema, text, all_errors)");
+        Utf8Text t = as_bytes_like(c.instance, "text");
+        Violations errors;
+        if (t.view.size() < kReleaseGilFrom) {
+          errors = c.schema.validate_json(t.view, c.all_errors);
+        } else {
+          py::gil_scoped_release release;
+          errors = c.schema.validate_json(t.view, c.all_errors);
+        }
+        return c.factory.make(std::move(errors), c.instance, py::handle());
+      },
+      self, args, nargs);
 }
 
-PyObject* validate_json_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
-  try {
-    if (nargs != 3) throw py::type_error("validate_json(schema, text, all_errors) takes 3 positional arguments");
-    const ResultFactory& f = factory_of(self);
-    const Schema& s = py::cast<const Schema&>(py::handle(args[0]));
-    const bool all_errors = flag(args[2], "all_errors");
-    py::handle text(args[1]);
-    Utf8Text t = as_bytes_like(text, "text");
-    std::vector<SchemaViolation> errors;
-    if (t.view.size() < kReleaseGilFrom) {
-      errors = s.validate_json(t.view, all_errors);
-    } else {
-      py::gil_scoped_release release;
-      errors = s.validate_json(t.view, all_errors);
-    }
-    return f.make(std::move(errors), text, py::handle()).release().ptr();
-  } catch (...) {
-    py::detail::try_translate_exceptions();
-    return nullptr;
-  }
-}
-
-PyObject* validate_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
-  try {
-    if (nargs != 3) throw py::type_error("validate(schema, obj, all_errors) takes 3 positional arguments");
-    const ResultFactory& f = factory_of(self);
-    const Schema& s = py::cast<const Schema&>(py::handle(args[0]));
-    const bool all_errors = flag(args[2], "all_errors");
-    PyObject* obj = args[1];
-    std::vector<SchemaViolation> errors;
-    Evaluator<PyAdapter> fast(s.program(), false, false, nullptr);
-    if (!fast.run(obj)) {
-      Evaluator<PyAdapter> e(s.program(), true, all_errors, &errors);
-      e.run(obj);
-    }
-    return f.make(std::move(errors), py::none(), py::handle(obj)).release().ptr();
-  } catch (...) {
-    py::detail::try_translate_exceptions();
-    return nullptr;
-  }
-}
-
-PyMethodDef method_def(const char* name, PyObject* (*fn)(PyObject*, PyObject* const*, Py_ssize_t) noexcept,
-                       const char* doc) noexcept {
-  PyMethodDef def{};
-  def.ml_name = name;
-  def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn));
-  def.ml_flags = METH_FASTCALL;
-  def.ml_doc = doc;
-  return def;
+PyObject* validate_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return fastcall_body(
+      [](PyObject* me, PyObject* const* a, Py_ssize_t n) {
+        const ValidateCall c = validate_call(me, a, n, "validate(schema, obj, all_errors)");
+        Violations errors;
+        Evaluator<PyAdapter> fast(c.schema.program(), false, false, nullptr);
+        if (!fast.run(c.instance.ptr())) {
+          Evaluator<PyAdapter> e(c.schema.program(), true, c.all_errors, &errors);
+          e.run(c.instance.ptr());
+        }
+        return c.factory.make(std::move(errors), py::none(), c.instance);
+      },
+      self, args, nargs);
 }
 
 std::string repr(const Schema& s) {
@@ -333,35 +285,20 @@ void register_json_schema(py::module_& m) {
 
   m.def(
       "violation_tuples",
-      [](py::handle cap) {
-        const auto* v = static_cast<const Violations*>(PyCapsule_GetPointer(cap.ptr(), kViolationsCapsule));
-        if (v == nullptr) throw py::error_already_set();
-        return to_python(*v);
-      },
+      [](py::handle cap) { return to_python(capsule_value<const Violations>(cap, kViolationsCapsule)); },
       py::arg("log"),
       "A ValidationResult's native violations as [(instance_path, keyword_location, "
       "absolute_keyword_location, message, keyword), ...].");
   m.def(
       "make_validators",
       [](py::handle result_type, py::object unset) {
-        // CPython keeps pointers to the method tables for the functions' lifetime.
         static PyMethodDef defs[2] = {
-            method_def("validate_json", &validate_json_fastcall,
-                       "validate_json(schema, text, all_errors) -> ValidationResult"),
-            method_def("validate", &validate_fastcall, "validate(schema, obj, all_errors) -> ValidationResult")};
-        auto factory = std::make_unique<ResultFactory>(result_type, std::move(unset));
-        PyObject* cap = PyCapsule_New(factory.get(), kFactoryCapsule, [](PyObject* c) {
-          std::unique_ptr<ResultFactory>(static_cast<ResultFactory*>(PyCapsule_GetPointer(c, kFactoryCapsule)));
-        });
-        if (cap == nullptr) throw py::error_already_set();
-        factory.release();  // now owned by the capsule
-        py::object owner = py::reinterpret_steal<py::object>(cap);
-        PyObject* a = PyCFunction_New(&defs[0], cap);
-        if (a == nullptr) throw py::error_already_set();
-        py::object first = py::reinterpret_steal<py::object>(a);
-        PyObject* b = PyCFunction_New(&defs[1], cap);
-        if (b == nullptr) throw py::error_already_set();
-        return py::make_tuple(first, py::reinterpret_steal<py::object>(b));
+            fastcall_def("validate_json", &validate_json_fastcall,
+                         "validate_json(schema, text, all_errors) -> ValidationResult"),
+            fastcall_def("validate", &validate_fastcall, "validate(schema, obj, all_errors) -> ValidationResult")};
+        const py::object cap =
+            owning_capsule(std::make_unique<ResultFactory>(result_type, std::move(unset)), kFactoryCapsule);
+        return py::make_tuple(fastcall_function(defs[0], cap), fastcall_function(defs[1], cap));
       },
       py::arg("result_type"), py::arg("unset"),
       "(validate_json, validate): builtins that run a JsonSchema and return ValidationResult objects "

@@ -178,8 +178,7 @@ def repair_json(
     ...     print(exc.problems[0][:3])
     ('non_finite_number', 10, 13)
     """
-    if strict is not True and strict is not False:
-        raise TypeError(f"strict must be a bool, not {type(strict).__name__}")
+    # The options are checked natively (strict a bool, multiple "first"/"all", max_depth >= 1).
     result: Repaired = _repair(text, strict, multiple, max_depth)
     return result
 
