@@ -174,6 +174,10 @@ class Engine {
       pstart_.push_back(pos);
       ids.clear();
       tok_.encode_piece(piece, ids, scratch_);
+      if (ids.size() == 1) {  // most pieces are one token: no length to look up
+        tstart_.push_back(pos);
+        return;
+      }
       for (const Rank r : ids) {
         tstart_.push_back(pos);
         pos += static_cast<uint32_t>(tok_.token_length(r));

@@ -274,7 +274,7 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
   }
 
   // Token bytes by rank.
-  present_.assign(std::size_t{max_token_} + 1, 0);
+  kind_.assign(std::size_t{max_token_} + 1, 0);
   std::sort(mergeable_ranks.begin(), mergeable_ranks.end(),
             [](const auto& a, const auto& b) { return a.second < b.second; });
   offsets_.assign(std::size_t{max_rank} + 2, 0);
@@ -288,7 +288,7 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
       offsets_[r] = static_cast<uint32_t>(blob_.size());
       if (k < mergeable_ranks.size() && mergeable_ranks[k].second == r) {
         blob_ += mergeable_ranks[k].first;
-        present_[r] = 1;
+        kind_[r] = kind_of_length(mergeable_ranks[k].first.size());
         ++k;
         if (k < mergeable_ranks.size() && mergeable_ranks[k].second == r)
           throw TokenizerFileCorrupt("rank " + std::to_string(r) + " is given to two tokens ('" +
@@ -375,11 +375,11 @@ Tokenizer::Tokenizer(std::vector<std::pair<std::string, Rank>> mergeable_ranks,
   for (std::size_t k = 0; k < specials_.size(); ++k) {
     const auto& [text, id] = specials_[k];
     if (!special_by_text_.emplace(std::string_view(text), k).second) throw InvalidInput("the special token '" + printable(text) + "' is given twice");
-    if (present_[id] == 1)
+    if (is_mergeable(id))
       throw InvalidInput("special token '" + printable(text) + "' has id " + std::to_string(id) +
                          ", which is already the id of a mergeable token");
     // Two special texts may share an id (o200k_harmony does); decoding gives the first.
-    present_[id] = 2;
+    kind_[id] = kKindSpecial;
     special_by_id_.emplace(id, k);
     const auto first = static_cast<unsigned char>(text[0]);
     special_first_bytes_[first >> 6] |= uint64_t{1} << (first & 63);
@@ -424,16 +424,16 @@ inline Rank Tokenizer::pair_rank(Rank left, Rank right) const noexcept {
   }
 }
 
-bool Tokenizer::is_token(Rank token) const noexcept { return token <= max_token_ && present_[token] != 0; }
-bool Tokenizer::is_special(Rank token) const noexcept { return token <= max_token_ && present_[token] == 2; }
+bool Tokenizer::is_token(Rank token) const noexcept { return token <= max_token_ && kind_[token] != 0; }
+bool Tokenizer::is_special(Rank token) const noexcept { return token <= max_token_ && kind_[token] == kKindSpecial; }
 
 std::string_view Tokenizer::token_bytes(Rank token) const {
   if (token <= max_token_) {
-    if (present_[token] == 1) {
+    if (is_mergeable(token)) {
       const uint32_t off = offsets_[token];
       return std::string_view(blob_).substr(off, offsets_[token + 1] - off);
     }
-    if (present_[token] == 2) {
+    if (kind_[token] == kKindSpecial) {
       return specials_[special_by_id_.at(token)].first;
     }
   }
@@ -537,39 +537,51 @@ struct Tokenizer::Backtrack {
     int32_t check;  // parent slot; -1 free, -2 root
     Rank value;     // the token ending here, or kNoRank
   };
-  std::vector<Node> nodes;
-  std::vector<uint32_t> len;        // token length by rank
-  std::vector<Rank> next_prefix;    // longest token that is a proper prefix, by rank
-  std::vector<Rank> left, right;    // canonical split by rank; (r, r) for unsplittable tokens
-  std::vector<uint64_t> merges;     // canonical pairs: left | right << 21 | merged << 42
+  huge_vector<Node> nodes;
+  huge_vector<uint32_t> len;        // token length by rank
+  huge_vector<Rank> next_prefix;    // longest token that is a proper prefix, by rank
+  huge_vector<Rank> left, right;    // canonical split by rank; (r, r) for unsplittable tokens
+  huge_vector<uint64_t> merges;     // canonical pairs: left | right << 21 | merged << 42
   uint64_t mask = 0;
-  // Bitsets by rank: is the left / right part of some canonical merge. Small enough to
-  // stay in cache; most pairs fail them and skip the probe of the big merge table.
-  std::vector<uint64_t> is_left, is_right;
+  // A one-hash filter of the canonical pairs (about 8 bits per pair, so it stays in L2
+  // while the merge table does not): most pairs the encoder checks are not merges, and
+  // their bit is clear, so they skip the probe of the big table.
+  huge_vector<uint64_t> filter;
+  unsigned filter_shift = 64;
 
-  [[nodiscard]] static bool test(const std::vector<uint64_t>& bits, Rank r) noexcept {
-    return (bits[r >> 6] >> (r & 63)) & 1;
+  struct Match {
+    Rank rank;
+    uint32_t len;
+  };
+
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return nodes.capacity() * sizeof(Node) +
+           (len.capacity() + next_prefix.capacity() + left.capacity() + right.capacity()) * sizeof(Rank) +
+           (merges.capacity() + filter.capacity()) * sizeof(uint64_t);
   }
 
-  // The longest token that is a prefix of p[0, n); n >= 1 and every byte is a token.
-  [[nodiscard]] Rank longest(const unsigned char* p, std::size_t n) const noexcept {
+  // The longest token that is a prefix of p[0, n), with its length; n >= 1 and every
+  // byte is a token.
+  [[nodiscard]] Match longest(const unsigned char* p, std::size_t n) const noexcept {
     const Node* nd = nodes.data();
     const auto size = static_cast<int64_t>(nodes.size());
     int32_t s = 0;
-    Rank best = kNoRank;
+    Match best{kNoRank, 0};
     for (std::size_t i = 0; i < n; ++i) {
       const int64_t t = int64_t{nd[s].base} + p[i];
       if (t >= size || nd[t].check != s) break;
       s = static_cast<int32_t>(t);
-      if (nd[s].value != kNoRank) best = nd[s].value;
+      if (nd[s].value != kNoRank) best = {nd[s].value, static_cast<uint32_t>(i + 1)};
     }
     return best;
   }
 
   [[nodiscard]] Rank merged(Rank a, Rank b) const noexcept {
-    if (!test(is_left, a) || !test(is_right, b)) return kNoRank;
     const uint64_t k = uint64_t{a} | (uint64_t{b} << kPackBits);
-    for (uint64_t i = pair_hash(k) & mask;; i = (i + 1) & mask) {
+    const uint64_t h = pair_hash(k);
+    const uint64_t bit = h >> filter_shift;
+    if (!((filter[bit >> 6] >> (bit & 63)) & 1)) return kNoRank;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
       const uint64_t s = merges[i];
       if ((s & ((uint64_t{1} << (2 * kPackBits)) - 1)) == k) return static_cast<Rank>(s >> (2 * kPackBits));
       if (s == UINT64_MAX) return kNoRank;
@@ -577,10 +589,11 @@ struct Tokenizer::Backtrack {
   }
 
   void insert_merge(Rank a, Rank b, Rank m) {
-    is_left[a >> 6] |= uint64_t{1} << (a & 63);
-    is_right[b >> 6] |= uint64_t{1} << (b & 63);
     const uint64_t k = uint64_t{a} | (uint64_t{b} << kPackBits);
-    for (uint64_t i = pair_hash(k) & mask;; i = (i + 1) & mask) {
+    const uint64_t h = pair_hash(k);
+    const uint64_t bit = h >> filter_shift;
+    filter[bit >> 6] |= uint64_t{1} << (bit & 63);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
       if (merges[i] == UINT64_MAX) {
         merges[i] = k | (uint64_t{m} << (2 * kPackBits));
         return;
@@ -634,37 +647,40 @@ bool Tokenizer::bpe_backtrack(std::string_view piece, Workspace& ws) const {
     slot = key | (uint64_t{ok} << (2 * kPackBits));
     return ok;
   };
-  auto& toks = ws.bt_tokens;
   auto& dead = ws.bt_dead;  // positions from which no valid encoding continues
-  toks.clear();
   dead.assign(n / 64 + 1, 0);
+  ws.bt_tokens.resize(n);  // at most one token per byte
+  Rank* const toks = ws.bt_tokens.data();
+  std::size_t m = 0;
   std::size_t pos = 0;
-  Rank next = bt.longest(p, n);
-  while (next != kNoRank) {
-    Rank token = next;
-    const Rank last = toks.empty() ? kNoRank : toks.back();
+  Backtrack::Match next = bt.longest(p, n);
+  while (next.rank != kNoRank) {
+    Rank token = next.rank;
+    std::size_t end = pos + next.len;
+    const Rank last = m == 0 ? kNoRank : toks[m - 1];
     for (;;) {
-      const std::size_t end = pos + bt.len[token];
       const bool alive = !(dead[end >> 6] >> (end & 63) & 1);
       if (alive && (last == kNoRank || compatible(last, token))) {
-        toks.push_back(token);
+        toks[m++] = token;
         pos = end;
-        next = end < n ? bt.longest(p + end, n - end) : kNoRank;
+        next = end < n ? bt.longest(p + end, n - end) : Backtrack::Match{kNoRank, 0};
         break;
       }
       const Rank shorter = bt.next_prefix[token];
       if (shorter != kNoRank) {
         token = shorter;
+        end = pos + bt.len[token];
         continue;
       }
       if (last == kNoRank) return false;  // cannot happen for a checked vocabulary
       dead[pos >> 6] |= uint64_t{1} << (pos & 63);
-      toks.pop_back();
+      --m;
       pos -= bt.len[last];
-      next = last;
+      next = {last, bt.len[last]};
       break;
     }
   }
+  ws.bt_tokens.resize(m);
   return true;
 }
 
@@ -678,7 +694,7 @@ void Tokenizer::build_backtrack() {
   std::vector<Rank> order;
   order.reserve(mergeable_count_);
   for (Rank r = 0; r < nranks; ++r) {
-    if (present_[r] != 1) continue;
+    if (!is_mergeable(r)) continue;
     bt->len[r] = offsets_[r + 1] - offsets_[r];
     order.push_back(r);
   }
@@ -766,10 +782,11 @@ void Tokenizer::build_backtrack() {
   const std::size_t cap = std::bit_ceil(mergeable_count_ * 2 + 16);
   bt->merges.assign(cap, UINT64_MAX);
   bt->mask = cap - 1;
-  bt->is_left.assign(nranks / 64 + 1, 0);
-  bt->is_right.assign(nranks / 64 + 1, 0);
+  const std::size_t filter_bits = std::bit_ceil(mergeable_count_ * 8 + 64);
+  bt->filter.assign(filter_bits / 64, 0);
+  bt->filter_shift = 64 - static_cast<unsigned>(std::countr_zero(filter_bits));
   for (Rank r = 0; r < nranks; ++r) {
-    if (present_[r] != 1) continue;
+    if (!is_mergeable(r)) continue;
     const std::string_view t = bytes_of(r);
     Rank a = bt->next_prefix[r];
     for (; a != kNoRank; a = bt->next_prefix[a]) {
@@ -790,7 +807,7 @@ void Tokenizer::build_backtrack() {
   std::vector<Rank> got;
   Rank tok[kHeapThreshold];
   for (Rank r = 0; r < nranks; ++r) {
-    if (present_[r] != 1 || bt->len[r] < 2) continue;
+    if (!is_mergeable(r) || bt->len[r] < 2) continue;
     bool ok = bt->left[r] != r;
     if (ok) {
       const std::string_view t = bytes_of(r);
@@ -1067,7 +1084,7 @@ void Tokenizer::byte_starts(std::span<const Rank> tokens, std::string_view text,
   std::size_t pos = 0;
   for (const Rank t : tokens) {
     starts.push_back(pos);
-    if (present_[t] != 2) {
+    if (kind_[t] != kKindSpecial) {
       pos += offsets_[t + 1] - offsets_[t];
       continue;
     }
@@ -1156,21 +1173,22 @@ std::size_t Tokenizer::truncate_bytes(std::string_view text, std::size_t max_tok
 void Tokenizer::decode_bytes(std::span<const Rank> tokens, std::string& out) const {
   std::size_t total = 0;
   for (const Rank t : tokens) {
-    if (t <= max_token_ && present_[t] == 1) total += offsets_[t + 1] - offsets_[t];
+    if (t <= max_token_ && is_mergeable(t)) total += offsets_[t + 1] - offsets_[t];
     else total += token_bytes(t).size();  // throws for unknown ids
   }
   out.reserve(out.size() + total);
   for (const Rank t : tokens) {
-    if (present_[t] == 1) out.append(blob_.data() + offsets_[t], offsets_[t + 1] - offsets_[t]);
+    if (is_mergeable(t)) out.append(blob_.data() + offsets_[t], offsets_[t + 1] - offsets_[t]);
     else out += token_bytes(t);
   }
 }
 
 std::size_t Tokenizer::memory_bytes() const noexcept {
-  std::size_t s = blob_.capacity() + offsets_.capacity() * sizeof(uint32_t) + present_.capacity() +
+  std::size_t s = blob_.capacity() + offsets_.capacity() * sizeof(uint32_t) + kind_.capacity() +
                   byte_table_.capacity() * sizeof(ByteSlot) + byte_pair_.capacity() * sizeof(Rank) + pair_table_.capacity() * sizeof(PairSlot) +
                   pair_packed_.capacity() * sizeof(uint64_t);
   for (const auto& [text, id] : specials_) s += text.capacity() + sizeof(id);
+  if (bt_) s += bt_->memory_bytes();
   return s;
 }
 

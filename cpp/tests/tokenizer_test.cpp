@@ -251,6 +251,39 @@ TEST(TokenizerTables, BytesOnlyVocabularyEncodesBytes) {
   EXPECT_EQ(out, (std::vector<Rank>{'h', 0xC3, 0xA9}));
 }
 
+// token_length reads a one-byte length per id; tokens too long for it, special tokens
+// and ids outside the vocabulary take the other paths.
+TEST(TokenizerTables, TokenLengthOfShortLongSpecialAndUnknownIds) {
+  std::vector<std::pair<std::string, Rank>> ranks;
+  for (int b = 0; b < 256; ++b) ranks.emplace_back(std::string(1, static_cast<char>(b)), static_cast<Rank>(b));
+  std::string run = "a";
+  for (Rank r = 256; run.size() < 300; ++r) {  // "aa", "aaa", ... up to 300 bytes
+    run += 'a';
+    ranks.emplace_back(run, r);
+  }
+  const Rank last = static_cast<Rank>(ranks.size() - 1);
+  const Tokenizer t(ranks, {{"<|end|>", last + 2}}, Pattern::kCl100k);
+  EXPECT_EQ(t.token_length('x'), 1u);
+  EXPECT_EQ(t.token_length(256), 2u);
+  EXPECT_EQ(t.token_length(256 + 251), 253u);   // the longest kept in the byte table
+  EXPECT_EQ(t.token_length(256 + 252), 254u);   // from here on, from the offsets
+  EXPECT_EQ(t.token_length(last), 300u);
+  EXPECT_EQ(t.token_length(last + 1), 0u);      // a gap between mergeable and special ids
+  EXPECT_EQ(t.token_length(last + 2), 7u);      // the special token's text
+  EXPECT_EQ(t.token_length(last + 3), 0u);      // beyond the vocabulary
+  EXPECT_TRUE(t.is_special(last + 2));
+  EXPECT_FALSE(t.is_special(last));
+  EXPECT_TRUE(t.is_token(last));
+  EXPECT_FALSE(t.is_token(last + 1));
+  std::vector<Rank> out, merged;
+  t.encode_ordinary(std::string(600, 'a'), out);
+  t.encode_piece_merge(std::string(600, 'a'), merged);
+  EXPECT_EQ(out, merged);
+  std::string back;
+  t.decode_bytes(out, back);
+  EXPECT_EQ(back, std::string(600, 'a'));
+}
+
 TEST_F(Cl100k, BatchesShareMemosAndMatchSingleCalls) {
   std::vector<std::string> texts;
   for (int i = 0; i < 300; ++i)

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "covekit/huge_pages.hpp"
 #include "covekit/pretokenize.hpp"
 
 namespace covekit {
@@ -108,8 +109,10 @@ class Tokenizer {
   [[nodiscard]] std::size_t count_piece(std::string_view piece, Scratch& scratch) const;
   // Length in bytes of a token (0 for ids that are not tokens).
   [[nodiscard]] std::size_t token_length(Rank token) const noexcept {
-    if (token > max_token_ || present_[token] == 0) return 0;
-    if (present_[token] == 1) return offsets_[token + 1] - offsets_[token];
+    if (token > max_token_) return 0;
+    const uint8_t kind = kind_[token];
+    if (kind < kKindLong) return kind;  // 0 for ids that are not tokens
+    if (kind == kKindLong) return offsets_[token + 1] - offsets_[token];
     return token_bytes_special_length(token);
   }
 
@@ -210,15 +213,24 @@ class Tokenizer {
   Rank max_token_ = 0;
 
   std::string blob_;                 // bytes of every mergeable token, by rank
-  std::vector<uint32_t> offsets_;    // token r is blob_[offsets_[r], offsets_[r+1]); size max+2
-  std::vector<uint8_t> present_;     // 1 for mergeable ranks, 2 for special ids
-  std::vector<ByteSlot> byte_table_;
+  huge_vector<uint32_t> offsets_;    // token r is blob_[offsets_[r], offsets_[r+1]); size max+2
+  // By id: 0 for ids that are not tokens, kKindSpecial for special tokens, and for
+  // mergeable tokens their length in bytes (kKindLong when it does not fit below it),
+  // so that token_length() reads one byte from a small table.
+  huge_vector<uint8_t> kind_;
+  static constexpr uint8_t kKindLong = 254;
+  static constexpr uint8_t kKindSpecial = 255;
+  [[nodiscard]] static uint8_t kind_of_length(std::size_t n) noexcept {
+    return n > 0 && n < kKindLong ? static_cast<uint8_t>(n) : kKindLong;
+  }
+  [[nodiscard]] bool is_mergeable(Rank r) const noexcept { return kind_[r] != 0 && kind_[r] != kKindSpecial; }
+  huge_vector<ByteSlot> byte_table_;
   uint64_t byte_mask_ = 0;
-  std::vector<PairSlot> pair_table_;  // used when ranks need more than 21 bits
-  std::vector<uint64_t> pair_packed_;  // left | right << 21 | merged << 42, when they fit
+  huge_vector<PairSlot> pair_table_;  // used when ranks need more than 21 bits
+  huge_vector<uint64_t> pair_packed_;  // left | right << 21 | merged << 42, when they fit
   uint64_t pair_mask_ = 0;
   Rank byte_rank_[256];
-  std::vector<Rank> byte_pair_;      // rank of the merge of two single bytes (256 x 256)
+  huge_vector<Rank> byte_pair_;      // rank of the merge of two single bytes (256 x 256)
 
   std::vector<std::pair<std::string, Rank>> specials_;
   std::unordered_map<std::string_view, std::size_t> special_by_text_;  // -> index in specials_
