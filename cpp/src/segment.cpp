@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <iterator>
 
 #include "covekit/unicode.hpp"
@@ -14,6 +15,12 @@ namespace {
 const unsigned char* bytes(std::string_view s) noexcept { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 bool ascii_space(unsigned char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// is_space for cp >= 0x80. Python's str.isspace() also counts U+0085; the tables give
+// White_Space, which has nothing else between U+00A0 and U+1680.
+inline bool is_space_above_ascii(char32_t cp) noexcept {
+  return cp == 0x85 || cp == 0xA0 || (cp >= 0x1680 && unicode::is_space(cp));
+}
 
 // Sentence ends that need no whitespace after them: every character with the Unicode
 // property Sentence_Terminal except . ! ? and U+2026 (those need a space after them,
@@ -46,11 +53,19 @@ constexpr std::array<CpRange, 87> kHardTerminators = {{
     {0x16D6E, 0x16D6F}, {0x16E98, 0x16E98}, {0x1BC9F, 0x1BC9F}, {0x1DA88, 0x1DA88}
 }};
 
-bool is_hard_terminator(char32_t cp) noexcept {
-  if (cp < 0x037E) return false;
-  const auto it = std::upper_bound(kHardTerminators.begin(), kHardTerminators.end(), cp,
-                                   [](char32_t c, const CpRange& r) { return c < r.lo; });
-  return it != kHardTerminators.begin() && cp <= std::prev(it)->hi;
+// The 64-code-point blocks below U+10000 that hold a hard terminator: most letters
+// (Latin, Cyrillic, Devanagari, kana, CJK ideographs, Hangul, ...) are rejected by one
+// bit test before the search.
+constexpr std::array<uint64_t, 16> kTerminatorBlocks = [] {
+  std::array<uint64_t, 16> m{};
+  for (const auto& r : kHardTerminators)
+    for (char32_t b = r.lo >> 6; b <= (r.hi >> 6) && b < 1024; ++b) m[b >> 6] |= uint64_t{1} << (b & 63);
+  return m;
+}();
+
+// The bit test of is_hard_terminator, inlined into the scan: false means "not one".
+inline bool maybe_hard_terminator(char32_t cp) noexcept {
+  return cp >= 0x037E && (cp >= 0x10000 || ((kTerminatorBlocks[cp >> 12] >> ((cp >> 6) & 63)) & 1));
 }
 
 bool is_closer(char32_t cp) noexcept {
@@ -104,6 +119,13 @@ bool is_abbreviation(std::string_view w) noexcept {
 
 }  // namespace
 
+bool is_hard_terminator(char32_t cp) noexcept {
+  if (!maybe_hard_terminator(cp)) return false;
+  const auto it = std::upper_bound(kHardTerminators.begin(), kHardTerminators.end(), cp,
+                                   [](char32_t c, const CpRange& r) { return c < r.lo; });
+  return it != kHardTerminators.begin() && cp <= std::prev(it)->hi;
+}
+
 char32_t code_point_at(std::string_view text, std::size_t pos) noexcept {
   if (pos >= text.size()) return 0;
   unsigned len = 0;
@@ -119,8 +141,7 @@ char32_t code_point_before(std::string_view text, std::size_t pos) noexcept {
 
 bool is_space(char32_t cp) noexcept {
   if (cp < 0x80) return cp == ' ' || (cp >= '\t' && cp <= '\r') || (cp >= 0x1C && cp <= 0x1F);
-  // Python's str.isspace() also counts U+001C..U+001F and U+0085; the tables give White_Space.
-  return cp == 0x85 || unicode::is_space(cp);
+  return is_space_above_ascii(cp);
 }
 
 bool continues_cluster(char32_t cp) noexcept {
@@ -174,7 +195,7 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
     char32_t cp = c;
     unsigned len = 1;
     if (c >= 0x80) cp = utf8::decode(p + i, &len);
-    if (c < 0x80 ? ascii_space(c) : is_space(cp)) {
+    if (c < 0x80 ? ascii_space(c) : is_space_above_ascii(cp)) {
       if (!prev_space) add_boundary(out, i, kWord);
       prev_space = true;
       i += len;
@@ -223,7 +244,7 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
       continue;
     }
     if (c >= 0x80) {
-      if (sentences && is_hard_terminator(cp)) {
+      if (sentences && maybe_hard_terminator(cp) && is_hard_terminator(cp)) {
         std::size_t j = i + len;
         while (j < end) {
           unsigned l = 1;

@@ -10,6 +10,7 @@
 #include "covekit/errors.hpp"
 #include "covekit/markdown.hpp"
 #include "covekit/segment.hpp"
+#include "covekit/unicode.hpp"
 #include "test_data.hpp"
 
 using covekit::Tokenizer;
@@ -44,6 +45,25 @@ TEST(Segment, SentenceRules) {
             (std::vector<std::string>{"東京です。", "大阪です！", "本当？"}));
   EXPECT_EQ(sentences_of("J. R. R. Tolkien wrote it. Fine."),
             (std::vector<std::string>{"J. R. R. Tolkien wrote it.", "Fine."}));
+}
+
+// is_space must be Python's str.isspace() on every code point: Unicode White_Space
+// plus U+001C..U+001F and U+0085.
+TEST(Segment, IsSpaceOnEveryCodePoint) {
+  for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    const bool expected = (cp >= 0x1C && cp <= 0x1F) || cp == 0x85 || covekit::unicode::is_space(cp);
+    ASSERT_EQ(seg::is_space(cp), expected) << std::hex << static_cast<uint32_t>(cp);
+  }
+}
+
+TEST(Segment, HardTerminators) {
+  for (const char32_t cp : {0x037EU, 0x0589U, 0x061FU, 0x06D4U, 0x0964U, 0x0965U, 0x104AU, 0x1362U, 0x17D4U,
+                            0x3002U, 0xA4FFU, 0xFF01U, 0xFF0EU, 0xFF1FU, 0xFF61U, 0x11047U, 0x16E98U, 0x1DA88U})
+    EXPECT_TRUE(seg::is_hard_terminator(cp)) << std::hex << static_cast<uint32_t>(cp);
+  for (const char32_t cp : {0x2EU, 0x21U, 0x037DU, 0x0963U, 0x0966U, 0x3001U, 0x3003U, 0x3042U, 0x4E2DU, 0xAC00U,
+                            0xFF02U, 0x0E01U, 0x11046U, 0x1DA89U, 0x10FFFFU})
+    EXPECT_FALSE(seg::is_hard_terminator(cp)) << std::hex << static_cast<uint32_t>(cp);
+  EXPECT_EQ(sentences_of("यह है। वह था।"), (std::vector<std::string>{"यह है।", "वह था।"}));
 }
 
 TEST(Segment, WordsAndSpaces) {

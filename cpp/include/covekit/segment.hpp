@@ -71,6 +71,10 @@ void scan_line(std::string_view text, std::size_t begin, std::size_t end, bool s
 // (Unicode White_Space).
 [[nodiscard]] bool is_space(char32_t cp) noexcept;
 
+// Characters that end a sentence with or without whitespace after them: 。 ！ ？ ｡ and
+// the full stops of Indic, Arabic, Armenian, Ethiopic, Myanmar, Khmer and other scripts.
+[[nodiscard]] bool is_hard_terminator(char32_t cp) noexcept;
+
 // Code points that continue the character before them (combining marks, ZWJ,
 // variation selectors, emoji modifiers and tags): a chunk never starts at one.
 [[nodiscard]] bool continues_cluster(char32_t cp) noexcept;
