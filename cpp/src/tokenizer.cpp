@@ -543,7 +543,7 @@ struct Tokenizer::Backtrack {
   huge_vector<Rank> left, right;    // canonical split by rank; (r, r) for unsplittable tokens
   huge_vector<uint64_t> merges;     // canonical pairs: left | right << 21 | merged << 42
   uint64_t mask = 0;
-  // A one-hash filter of the canonical pairs (about 8 bits per pair, so it stays in L2
+  // A one-hash filter of the canonical pairs (about 4 bits per pair, so it stays in L2
   // while the merge table does not): most pairs the encoder checks are not merges, and
   // their bit is clear, so they skip the probe of the big table.
   huge_vector<uint64_t> filter;
@@ -782,7 +782,7 @@ void Tokenizer::build_backtrack() {
   const std::size_t cap = std::bit_ceil(mergeable_count_ * 2 + 16);
   bt->merges.assign(cap, UINT64_MAX);
   bt->mask = cap - 1;
-  const std::size_t filter_bits = std::bit_ceil(mergeable_count_ * 8 + 64);
+  const std::size_t filter_bits = std::bit_ceil(mergeable_count_ * 4 + 64);
   bt->filter.assign(filter_bits / 64, 0);
   bt->filter_shift = 64 - static_cast<unsigned>(std::countr_zero(filter_bits));
   for (Rank r = 0; r < nranks; ++r) {
