@@ -1428,6 +1428,89 @@ def test_encode_batch_orders_and_types(cl100k: Pair) -> None:
     )
 
 
+@given(batch=st.lists(texts, max_size=40), threads=st.integers(min_value=1, max_value=9))
+def test_property_threaded_batch_equals_one_call_per_text(
+    enc_pair: Pair, batch: list[str], threads: int
+) -> None:
+    """The native fan-out (slices, per-thread memos, stealing) never changes a result."""
+    tok, ref = enc_pair
+    expected = [ref.encode_ordinary(t) for t in batch]
+    assert tok.encode_ordinary_batch(batch, num_threads=threads) == expected
+    arrays = tok.encode_ordinary_batch(batch, num_threads=threads, as_numpy=True)
+    assert [a.tolist() for a in arrays] == expected
+    assert tok.count_batch(batch, num_threads=threads, disallowed_special=()) == [
+        len(e) for e in expected
+    ]
+
+
+def test_threaded_batch_edges(cl100k: Pair) -> None:
+    tok, ref = cl100k
+    long_text = "The quick brown fox jumps over the lazy dog. 数据平面 สวัสดีครับ 🙂 " * 2000
+    cases: list[list[str]] = [
+        [],  # nothing to do
+        ["only one"],  # one text: no threads
+        ["", "", ""],  # all empty: zero bytes to share out
+        ["", long_text, ""],  # all the bytes in one text
+        [long_text[: i * 37] for i in range(300)],  # many texts of growing size
+        ["a"] * 5,  # fewer texts than threads
+    ]
+    for batch in cases:
+        expected = [ref.encode(t) for t in batch]
+        for threads in (2, 3, 16):
+            assert tok.encode_batch(batch, num_threads=threads) == expected
+            assert tok.count_batch(batch, num_threads=threads) == [len(e) for e in expected]
+
+
+def test_threaded_batch_error_from_a_worker_thread(cl100k: Pair) -> None:
+    """An error raised by the C++ encoder in a worker thread reaches the caller intact."""
+    tok, _ = cl100k
+    batch = ["plain text " * 40] * 400
+    batch[333] = "a <|endoftext|> b"
+    for threads in (2, 8):
+        with pytest.raises(DisallowedSpecialToken):
+            tok.encode_batch(batch, num_threads=threads)
+        with pytest.raises(DisallowedSpecialToken):
+            tok.count_batch(batch, num_threads=threads)
+    # and the tokenizer is fine afterwards
+    assert tok.encode_batch(batch[:300], num_threads=2) == [tok.encode(batch[0])] * 300
+
+
+def test_native_batch_arguments(cl100k: Pair) -> None:
+    tok, _ = cl100k
+    impl = tok._impl
+    with pytest.raises(InvalidInput, match="not both"):
+        impl.encode_many(["a", "b"], None, False, impl.make_scratch(0), num_threads=2)
+    with pytest.raises(InvalidInput, match="num_threads"):
+        impl.count_many(["a", "b"], None, num_threads=0)
+    with pytest.raises(InvalidInput, match="num_threads"):
+        tok.encode_batch(["a"], num_threads=True)
+
+
+def test_threaded_batch_interrupted_by_ctrl_c(cl100k: Pair) -> None:
+    """Ctrl-C during threaded batches raises KeyboardInterrupt; no thread is left behind."""
+    import _thread
+
+    tok, _ = cl100k
+    batch = ["Some text to encode, 12345 and more. " * 200] * 2000
+    started = threading.Event()
+
+    def interrupt_once() -> None:  # one interrupt, some time into the loop below
+        started.wait()
+        threading.Event().wait(0.05)
+        _thread.interrupt_main()
+
+    before = threading.active_count()
+    helper = threading.Thread(target=interrupt_once)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        started.set()
+        while True:  # batches until the interrupt lands (inside one, nearly always)
+            tok.encode_batch(batch, num_threads=2)
+    helper.join()
+    assert threading.active_count() == before
+    assert tok.encode_batch(["after"] * 3, num_threads=2) == [tok.encode("after")] * 3
+
+
 def test_encode_numpy_is_owned(cl100k: Pair) -> None:
     tok, ref = cl100k
     arr = tok.encode("hello world", as_numpy=True)

@@ -128,12 +128,14 @@ class Tokenizer:
         policy: SpecialPolicy | None = None,
         as_numpy: bool = False,
         scratch: Scratch | None = None,
+        num_threads: int = 1,
     ) -> list[Any]: ...
     def count_many(
         self,
         texts: Iterable[str | bytes],
         policy: SpecialPolicy | None = None,
         scratch: Scratch | None = None,
+        num_threads: int = 1,
     ) -> npt.NDArray[np.int64]: ...
     def encode_with_offsets(
         self, text: str | bytes, policy: SpecialPolicy, as_numpy: bool = False

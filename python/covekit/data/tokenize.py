@@ -101,6 +101,16 @@ def _size(x: object) -> int:
     return len(x) if hasattr(x, "__len__") else 1
 
 
+def _threads(num_threads: int) -> int:
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise InvalidInput(f"num_threads must be an int >= 1, got {num_threads!r}")
+    return num_threads
+
+
+def _batch_of(texts: Iterable[Any]) -> list[Any] | tuple[Any, ...]:
+    return texts if isinstance(texts, list | tuple) else list(texts)
+
+
 def _balanced_slices(items: list[_T], parts: int) -> list[list[_T]]:
     """Contiguous slices of ``items`` with about equal total length."""
     sizes = [_size(x) for x in items]
@@ -440,36 +450,28 @@ class Tokenizer:
         return text[:end]
 
     # ---------------------------------------------------------------- batches
-    def _fan_out(
-        self, fn: Any, items: Iterable[_T], num_threads: int, *, memo: bool = False
-    ) -> list[Any]:
-        """``fn(part, scratch)`` over contiguous slices of ``items`` on ``num_threads``."""
+    def _fan_out(self, fn: Any, items: Iterable[_T], num_threads: int) -> list[Any]:
+        """``fn(part)`` over contiguous slices of ``items`` on ``num_threads`` threads."""
         batch = list(items)
-        if num_threads < 1:
-            raise InvalidInput(f"num_threads must be >= 1, got {num_threads}")
-        if num_threads == 1 or len(batch) < 2:
-            return list(fn(batch, None))
+        if _threads(num_threads) == 1 or len(batch) < 2:
+            return list(fn(batch))
         # Contiguous slices of about equal size, each one GIL-free native call, handed
         # out largest first from a shared queue so that the threads finish together.
-        # With ``memo``, each thread keeps one scratch (piece and pair memos) across its
-        # slices, so small slices cost no more per byte than one big call.
         slices = _balanced_slices(batch, min(num_threads * 8, len(batch)))
         todo: queue.SimpleQueue[int] = queue.SimpleQueue()
         for i in sorted(range(len(slices)), key=lambda i: -sum(map(_size, slices[i]))):
             todo.put(i)
         parts: list[Any] = [None] * len(slices)
-        hint = sum(map(_size, batch)) // num_threads
         failed = threading.Event()
 
         def work() -> None:
-            scratch = self._impl.make_scratch(hint) if memo else None
             while not failed.is_set():
                 try:
                     i = todo.get_nowait()
                 except queue.Empty:
                     return
                 try:
-                    parts[i] = fn(slices[i], scratch)
+                    parts[i] = fn(slices[i])
                 except BaseException:
                     failed.set()  # the other workers stop at their next slice
                     raise
@@ -501,11 +503,8 @@ class Tokenizer:
         [[15339], [14957]]
         """
         policy = self._policy_for(allowed_special, disallowed_special)
-        return self._fan_out(
-            lambda part, scratch: self._impl.encode_many(part, policy, as_numpy, scratch),
-            texts,
-            num_threads,
-            memo=True,
+        return self._impl.encode_many(
+            _batch_of(texts), policy, as_numpy, num_threads=_threads(num_threads)
         )
 
     def encode_ordinary_batch(
@@ -516,11 +515,8 @@ class Tokenizer:
         >>> get_tokenizer("cl100k_base").encode_ordinary_batch(["<|endoftext|>"])[0][:2]
         [27, 91]
         """
-        return self._fan_out(
-            lambda part, scratch: self._impl.encode_many(part, None, as_numpy, scratch),
-            texts,
-            num_threads,
-            memo=True,
+        return self._impl.encode_many(
+            _batch_of(texts), None, as_numpy, num_threads=_threads(num_threads)
         )
 
     def count_batch(
@@ -537,12 +533,8 @@ class Tokenizer:
         [2, 0]
         """
         policy = self._policy_for(allowed_special, disallowed_special)
-        return self._fan_out(
-            lambda part, scratch: self._impl.count_many(part, policy, scratch).tolist(),
-            texts,
-            num_threads,
-            memo=True,
-        )
+        counts = self._impl.count_many(_batch_of(texts), policy, num_threads=_threads(num_threads))
+        return counts.tolist()  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- decoding
     def decode(self, tokens: TokenIds, errors: str = "replace") -> str:
@@ -578,9 +570,7 @@ class Tokenizer:
         >>> get_tokenizer("cl100k_base").decode_bytes_batch([[15339]])
         [b'hello']
         """
-        return self._fan_out(
-            lambda part, _scratch: self._impl.decode_batch_bytes(part), batch, num_threads
-        )
+        return self._fan_out(self._impl.decode_batch_bytes, batch, num_threads)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token.
