@@ -36,9 +36,7 @@ std::vector<Utf8Text> as_texts(py::handle seq, const char* what) {
   if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr()))
     throw py::type_error(std::string(what) + " must be a list of str, not a single " +
                          std::string(py::str(py::type::handle_of(seq).attr("__name__"))) + "; wrap it in a list");
-  std::vector<Utf8Text> out;
-  for (py::handle item : py::reinterpret_borrow<py::iterable>(seq)) out.push_back(as_utf8_text(item, what));
-  return out;
+  return utf8_texts(seq, what);
 }
 
 std::span<const uint64_t> as_ids(const py::array_t<uint64_t, py::array::c_style>& ids) {
@@ -93,10 +91,8 @@ void register_bm25(py::module_& m) {
           [](Index& index, const py::array_t<uint64_t, py::array::c_style>& ids, py::handle texts,
              py::handle attributes) {
             const std::span<const uint64_t> id_span = as_ids(ids);
-            std::vector<Utf8Text> owned = as_texts(texts, "texts");
-            std::vector<std::string_view> views;
-            views.reserve(owned.size());
-            for (const Utf8Text& t : owned) views.push_back(t.view);
+            const TextBatch batch(as_texts(texts, "texts"));
+            const std::vector<std::string_view>& views = batch.views;
             const std::vector<filter::Attributes> attrs = parse_attribute_list(attributes, id_span.size());
             py::gil_scoped_release release;
             index.add(id_span, views, attrs);
@@ -135,10 +131,8 @@ void register_bm25(py::module_& m) {
               how = bm25::Strategy::kExhaustive;
             else if (strategy != "auto")
               throw InvalidInput("strategy must be 'auto', 'maxscore' or 'exhaustive', got '" + strategy + "'");
-            std::vector<Utf8Text> owned = as_texts(queries, "queries");
-            std::vector<std::string_view> views;
-            views.reserve(owned.size());
-            for (const Utf8Text& t : owned) views.push_back(t.view);
+            const TextBatch batch(as_texts(queries, "queries"));
+            const std::vector<std::string_view>& views = batch.views;
             py::array_t<uint64_t, py::array::c_style> bits;
             std::span<const uint64_t> bit_span;
             if (!allowed.is_none()) {

@@ -234,8 +234,7 @@ void register_chunker(py::module_& m) {
       .def(
           "chunk_many",
           [](const PyChunker& c, py::iterable texts, py::iterable doc_ids) {
-            std::vector<Utf8Text> in;
-            for (py::handle x : texts) in.push_back(as_utf8_text(x, "each document"));
+            const std::vector<Utf8Text> in = utf8_texts(texts, "each document");
             std::vector<std::string> ids;
             for (py::handle x : doc_ids) ids.push_back(py::cast<std::string>(x));
             if (ids.size() != in.size()) throw InvalidInput("texts and doc_ids must have the same length");

@@ -36,13 +36,6 @@ std::vector<Utf8Text> as_texts(py::handle texts) {
   return out;
 }
 
-std::vector<std::string_view> views(const std::vector<Utf8Text>& texts) {
-  std::vector<std::string_view> v;
-  v.reserve(texts.size());
-  for (const auto& t : texts) v.push_back(t.view);
-  return v;
-}
-
 // A (rows, cols) float32 array that owns `v` (no copy).
 py::array_t<float> to_numpy_2d(std::vector<float>&& v, std::size_t rows, std::size_t cols) {
   auto* heap = new std::vector<float>(std::move(v));  // owned by the capsule below
@@ -53,8 +46,8 @@ py::array_t<float> to_numpy_2d(std::vector<float>&& v, std::size_t rows, std::si
 }
 
 py::array_t<float> embed_texts(const HashingEmbedder& e, py::handle texts, unsigned num_threads) {
-  const std::vector<Utf8Text> in = as_texts(texts);
-  const std::vector<std::string_view> v = views(in);
+  const TextBatch in(as_texts(texts));
+  const std::vector<std::string_view>& v = in.views;
   const std::size_t dim = e.dim();
   std::vector<float> out(v.size() * dim);
   for (std::size_t begin = 0; begin < v.size(); begin += kSliceTexts) {
@@ -139,8 +132,8 @@ void register_hashing_embedder(py::module_& m) {
       .def(
           "fit",
           [](HashingEmbedder& e, py::handle texts, unsigned num_threads, uint32_t min_df) {
-            const std::vector<Utf8Text> in = as_texts(texts);
-            const std::vector<std::string_view> v = views(in);
+            const TextBatch in(as_texts(texts));
+            const std::vector<std::string_view>& v = in.views;
             py::gil_scoped_release release;
             e.fit(v, num_threads, min_df);
           },

@@ -3,19 +3,18 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common.hpp"
 #include "py_tokenizer.hpp"
 #include "covekit/errors.hpp"
+#include "covekit/parallel.hpp"
 #include "covekit/tokenizer.hpp"
 #include "covekit/utf8.hpp"
 
@@ -125,172 +124,49 @@ std::unique_lock<std::mutex> lock_scratch(PyScratch& s, const PyTokenizer& w) {
   return lock;
 }
 
-// The texts of a batch as UTF-8 views; the objects stay referenced while in use.
-struct Texts {
-  explicit Texts(py::iterable texts) {
-    for (py::handle x : texts) keep.push_back(as_utf8_text(x, "each text"));
-    views.reserve(keep.size());
-    for (const auto& x : keep) views.push_back(x.view);
-  }
-  std::vector<Utf8Text> keep;
-  std::vector<std::string_view> views;
-};
-
 void check_threads(std::size_t num_threads, const PyScratch* scratch) {
   if (num_threads < 1) throw InvalidInput("num_threads must be >= 1, got 0");
   if (scratch && num_threads > 1)
     throw InvalidInput("a scratch is for one thread: pass a scratch or num_threads > 1, not both");
 }
 
-// A contiguous run of a batch's texts, [begin, end), and its size in bytes.
-struct Slice {
-  std::size_t begin = 0, end = 0, bytes = 0;
-};
+using parallel::Slice;
 
-// Contiguous slices of about equal bytes: 8 per thread (fewer for few texts).
-std::vector<Slice> balanced_slices(std::span<const std::string_view> views, std::size_t threads) {
-  const std::size_t n = views.size();
-  std::size_t total = 0;
-  for (const auto v : views) total += v.size();
-  const std::size_t parts = std::max<std::size_t>(1, std::min(n, threads * 8));
-  const double target = static_cast<double>(std::max<std::size_t>(total, 1)) / static_cast<double>(parts);
-  std::vector<Slice> slices;
-  slices.reserve(parts);
-  Slice cur;
-  double acc = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    acc += static_cast<double>(views[i].size());
-    cur.bytes += views[i].size();
-    cur.end = i + 1;
-    if (acc >= target * static_cast<double>(slices.size() + 1) && slices.size() + 1 < parts) {
-      slices.push_back(cur);
-      cur = Slice{i + 1, i + 1, 0};
-    }
-  }
-  if (cur.end > cur.begin) slices.push_back(cur);
-  return slices;
+// The batch cut into slices of about equal UTF-8 size, 8 per thread.
+std::vector<Slice> batch_slices(std::span<const std::string_view> views, std::size_t threads) {
+  return parallel::balanced_slices(views.size(), threads * 8, [&](std::size_t i) { return views[i].size(); });
 }
 
-// A batch on `threads` native threads. The texts are cut into contiguous slices of
-// about equal size, 8 per thread; each thread encodes its own run of slices in text
-// order with its own scratch (memos), the GIL released, then helps the others.
-// The calling thread is one of the `threads`: between its own slices it takes the GIL
-// and turns the finished slices into Python objects (`done(slice_index, slice)`), so
-// building the results overlaps the encoding instead of following it, with no thread
-// more than there are workers; it checks for Ctrl-C meanwhile. The first
-// error (a worker's, or raised by `done`) stops the workers after the slice in hand
-// and is raised here once all of them have stopped.
+// A batch on `threads` native threads (parallel::run_slices), the GIL released: each
+// thread encodes its run of slices with its own scratch (memos). The calling thread is
+// one of them: between its slices it takes the GIL, turns the finished slices into
+// Python objects (`done(slice_index, slice)`) and checks for Ctrl-C, so building the
+// results overlaps the encoding. The first error is raised once all threads stopped.
 template <class Work, class Done>
-void run_sliced(const Tokenizer& t, std::span<const std::string_view> views, std::span<const Slice> slices,
-                std::size_t threads, Work&& work, Done&& done) {
-  std::size_t total = 0;
-  for (const Slice& s : slices) total += s.bytes;
+void run_batch(const Tokenizer& t, std::span<const std::string_view> views, std::span<const Slice> slices,
+               std::size_t threads, Work&& work, Done&& done) {
   threads = std::min(threads, slices.size());
-  const std::size_t hint = total / threads;
-
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::size_t> finished;  // slices done by the other threads, not yet handed to `done`
-  std::size_t running = threads - 1;  // other threads still working
+  std::size_t total = 0;
+  for (const Slice& s : slices) total += s.size;
+  const std::size_t hint = total / std::max<std::size_t>(threads, 1);
+  std::vector<std::optional<Tokenizer::Scratch>> scratch(threads);  // worker w makes scratch[w]
   std::exception_ptr error;
-  auto fail = [&](std::exception_ptr e) {
-    failed.store(true);
-    std::lock_guard lock(mu);
-    if (!error) error = std::move(e);
-  };
-  // Thread w owns the contiguous run of slices [own[w].first, own[w].second) and takes
-  // them in text order, so its memo sees neighbouring text (the same vocabulary);
-  // when its run is used up it takes the last slice of the longest run left.
-  std::vector<std::pair<std::size_t, std::size_t>> own(threads);
-  for (std::size_t w = 0; w < threads; ++w) own[w] = {w * slices.size() / threads, (w + 1) * slices.size() / threads};
-  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-  auto take = [&](std::size_t w) -> std::size_t {
-    std::lock_guard lock(mu);
-    if (own[w].first < own[w].second) return own[w].first++;
-    std::size_t from = w;
-    for (std::size_t v = 0; v < threads; ++v)
-      if (own[v].second - own[v].first > own[from].second - own[from].first) from = v;
-    return own[from].first < own[from].second ? --own[from].second : kNone;
-  };
-  // Encodes the next slice of thread w; returns its index, or none when no slice is
-  // left or after an error.
-  auto take_and_encode = [&](std::size_t w, Tokenizer::Scratch& scratch) -> std::size_t {
-    if (failed.load(std::memory_order_relaxed)) return kNone;
-    const std::size_t i = take(w);
-    if (i == kNone) return kNone;
-    const Slice& s = slices[i];
-    work(views.subspan(s.begin, s.end - s.begin), i, scratch);
-    return i;
-  };
-
   {
     py::gil_scoped_release release;
-    std::vector<std::jthread> pool;  // joined when this block ends, also on an error
-    pool.reserve(threads - 1);
-    auto worker = [&](std::size_t w) {
-      try {
-        Tokenizer::Scratch scratch = t.make_scratch(hint);
-        for (std::size_t i; (i = take_and_encode(w, scratch)) != kNone;) {
-          {
-            std::lock_guard lock(mu);
-            finished.push_back(i);
-          }
-          cv.notify_one();
-        }
-      } catch (...) {
-        fail(std::current_exception());
-      }
-      {
-        std::lock_guard lock(mu);
-        --running;
-      }
-      cv.notify_one();
-    };
     try {
-      for (std::size_t w = 1; w < threads; ++w) pool.emplace_back(worker, w);
-    } catch (...) {  // a thread could not be started: the others stop after their slice
-      fail(std::current_exception());
-      std::lock_guard lock(mu);
-      running -= threads - 1 - pool.size();
-    }
-    // The calling thread is a worker too: after each of its slices it hands that one
-    // and the others' finished ones to `done`; then it waits for the rest.
-    std::vector<std::size_t> ready;
-    auto hand_over = [&] {
-      if (!ready.empty() && !failed.load()) {
-        py::gil_scoped_acquire gil;
-        try {
-          for (const std::size_t i : ready) done(i, slices[i]);
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        } catch (...) {
-          fail(std::current_exception());
-        }
-      }
-      ready.clear();
-    };
-    try {
-      Tokenizer::Scratch scratch = t.make_scratch(hint);
-      for (std::size_t i; (i = take_and_encode(0, scratch)) != kNone;) {
-        ready.push_back(i);
-        {
-          std::lock_guard lock(mu);
-          ready.insert(ready.end(), finished.begin(), finished.end());
-          finished.clear();
-        }
-        hand_over();
-      }
+      parallel::run_slices(
+          slices.size(), threads,
+          [&](std::size_t i, std::size_t w) {
+            if (!scratch[w]) scratch[w].emplace(t.make_scratch(hint));
+            work(views.subspan(slices[i].begin, slices[i].end - slices[i].begin), i, *scratch[w]);
+          },
+          [&](std::span<const std::size_t> ready) {
+            py::gil_scoped_acquire gil;
+            for (const std::size_t i : ready) done(i, slices[i]);
+            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+          });
     } catch (...) {
-      fail(std::current_exception());
-    }
-    for (bool last = false; !last;) {
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return !finished.empty() || running == 0; });
-        ready.swap(finished);
-        last = running == 0;
-      }
-      hand_over();
+      error = std::current_exception();
     }
   }
   if (error) std::rethrow_exception(error);  // GIL held again: pybind11 translates it
@@ -493,13 +369,13 @@ void register_tokenizer(py::module_& m) {
           [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, bool as_numpy,
              PyScratch* scratch, std::size_t num_threads) {
             const Tokenizer& t = *w.core;
-            const Texts in(texts);
+            const TextBatch in(utf8_texts(texts, "each text"));
             check_threads(num_threads, scratch);
             if (num_threads > 1 && in.views.size() > 1) {
               py::list res(in.views.size());
-              const std::vector<Slice> slices = balanced_slices(in.views, num_threads);
+              const std::vector<Slice> slices = batch_slices(in.views, num_threads);
               std::vector<std::vector<std::vector<Rank>>> parts(slices.size());
-              run_sliced(
+              run_batch(
                   t, in.views, slices, num_threads,
                   [&](std::span<const std::string_view> part, std::size_t i, Tokenizer::Scratch& s) {
                     t.encode_many(part, policy, parts[i], s);
@@ -533,13 +409,13 @@ void register_tokenizer(py::module_& m) {
           [](const PyTokenizer& w, py::iterable texts, const SpecialPolicy* policy, PyScratch* scratch,
              std::size_t num_threads) {
             const Tokenizer& t = *w.core;
-            const Texts in(texts);
+            const TextBatch in(utf8_texts(texts, "each text"));
             check_threads(num_threads, scratch);
             std::vector<std::size_t> counts;
             if (num_threads > 1 && in.views.size() > 1) {
               counts.resize(in.views.size());
-              const std::vector<Slice> slices = balanced_slices(in.views, num_threads);
-              run_sliced(
+              const std::vector<Slice> slices = batch_slices(in.views, num_threads);
+              run_batch(
                   t, in.views, slices, num_threads,
                   [&](std::span<const std::string_view> part, std::size_t i, Tokenizer::Scratch& s) {
                     std::vector<std::size_t> c;

@@ -23,6 +23,20 @@ struct Utf8Text {
 // bytes -> validated UTF-8. Anything else raises TypeError.
 Utf8Text as_utf8_text(py::handle obj, const char* what = "text");
 
+// Each item of an iterable through as_utf8_text (`what` names an item in errors).
+std::vector<Utf8Text> utf8_texts(py::handle iterable, const char* what);
+
+// A batch of texts: the converted texts (each keeps its Python object alive) and
+// their UTF-8 views, for the C++ calls that take a span of string_views.
+struct TextBatch {
+  explicit TextBatch(std::vector<Utf8Text> texts) : keep(std::move(texts)) {
+    views.reserve(keep.size());
+    for (const Utf8Text& t : keep) views.push_back(t.view);
+  }
+  std::vector<Utf8Text> keep;
+  std::vector<std::string_view> views;
+};
+
 // str -> UTF-8 (surrogates rejected); bytes/bytearray/memoryview -> raw bytes.
 Utf8Text as_bytes_like(py::handle obj, const char* what = "data");
 

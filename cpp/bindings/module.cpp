@@ -32,6 +32,12 @@ Utf8Text as_utf8_text(py::handle obj, const char* what) {
                        std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }
 
+std::vector<Utf8Text> utf8_texts(py::handle iterable, const char* what) {
+  std::vector<Utf8Text> out;
+  for (py::handle x : py::reinterpret_borrow<py::iterable>(iterable)) out.push_back(as_utf8_text(x, what));
+  return out;
+}
+
 Utf8Text as_bytes_like(py::handle obj, const char* what) {
   if (PyUnicode_Check(obj.ptr())) {
     Py_ssize_t n = 0;

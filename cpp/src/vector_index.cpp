@@ -29,6 +29,7 @@
 #include "fileio.hpp"
 #include "covekit/errors.hpp"
 #include "covekit/hash.hpp"
+#include "covekit/parallel.hpp"
 
 namespace covekit::vector {
 
@@ -47,44 +48,6 @@ constexpr std::size_t kInitialCapacity = 1024;
 struct FreeDeleter {
   void operator()(char* p) const noexcept { std::free(p); }
 };
-
-std::size_t resolve_threads(std::size_t requested, std::size_t work) {
-  std::size_t t = requested ? requested : std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  return std::max<std::size_t>(1, std::min(t, work));
-}
-
-// Runs f(i) for i in [0, n) on `threads` threads; the first exception stops the others
-// and is rethrown on the calling thread.
-template <class F>
-void parallel_for(std::size_t n, std::size_t threads, F&& f) {
-  if (threads <= 1 || n <= 1) {
-    for (std::size_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto work = [&] {
-    while (!failed.load(std::memory_order_relaxed)) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> g(error_mu);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-}
 
 std::string id_str(uint64_t id) { return std::to_string(id); }
 
@@ -526,7 +489,7 @@ void VectorIndex::add(std::span<const uint64_t> ids, const float* vectors,
     }
     h.cur_element_count = first_fresh + fresh.size();
     for (std::size_t j = start; j < fresh.size(); ++j) h.label_lookup_[ids[fresh[j]]] = slot[fresh[j]];
-    parallel_for(fresh.size() - start, resolve_threads(num_threads, (fresh.size() - start) / 64 + 1),
+    parallel::parallel_for(fresh.size() - start, parallel::resolve_threads(num_threads, (fresh.size() - start) / 64 + 1),
                  [&](std::size_t t) {
                    const std::size_t j = start + t;
                    const std::size_t i = fresh[j];
@@ -667,7 +630,7 @@ SearchResult VectorIndex::search(const float* queries, std::size_t nq, std::size
       }
     });
   };
-  parallel_for(nq, resolve_threads(num_threads, nq / 8 + 1), [&](std::size_t i) {
+  parallel::parallel_for(nq, parallel::resolve_threads(num_threads, nq / 8 + 1), [&](std::size_t i) {
     const float* qv = q.data() + i * dim;
     std::vector<Impl::Hit> hits;
     if (use_exact) {
