@@ -35,29 +35,36 @@ $(SYSTEM_STAMP):
 	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.18" ninja
 	touch $@
 
+# pip's build of the extension also builds the C++ unit tests (in Release, from the same
+# objects of the core), so `make test` compiles the optimized core once.
+RELEASE_BUILD := build/release
+PIP_BUILD := --config-settings=build-dir=$(RELEASE_BUILD) \
+    --config-settings=cmake.define.COVEKIT_BUILD_TESTS=ON \
+    --config-settings=cmake.define.COVEKIT_BUILD_FUZZ=OFF
+
 $(BUILD_STAMP): $(SYSTEM_STAMP) $(NATIVE_SOURCES)
-	$(PY) -m pip install -q --no-build-isolation -e ".[dev]"
+	$(PY) -m pip install -q --no-build-isolation $(PIP_BUILD) -e ".[dev]"
 	touch $@
 
 test-python: $(BUILD_STAMP)
 	$(PY) -m pytest
 
-# The C++ tests: an optimized build, one under AddressSanitizer + UBSan, and the
-# threaded tests under ThreadSanitizer.
-test-cpp: $(SYSTEM_STAMP)
-	$(CMAKE) -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release \
-	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON -Wno-dev >/dev/null
-	$(CMAKE) --build build/cpp -j $(JOBS)
-	$(CTEST_ENV) $(BIN)/ctest --test-dir build/cpp --output-on-failure -j $(JOBS)
-	$(CMAKE) -S . -B build/cpp-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON \
-	    -DCOVEKIT_SANITIZE=address,undefined -Wno-dev >/dev/null
+# The C++ tests, each build running only what it adds: the unit tests in the Release
+# build pip made; the unit tests and the fuzz smoke runs under AddressSanitizer + UBSan;
+# the threaded tests under ThreadSanitizer (a build of only the test files that hold
+# them). The sanitizer builds use -O1 -g1: line tables are all a report needs.
+SAN_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON -Wno-dev
+
+test-cpp: $(BUILD_STAMP)
+	$(CTEST_ENV) $(BIN)/ctest --test-dir $(RELEASE_BUILD) --output-on-failure -j $(JOBS)
+	$(CMAKE) -S . -B build/cpp-asan $(SAN_FLAGS) -DCOVEKIT_SANITIZE=address,undefined >/dev/null
 	$(CMAKE) --build build/cpp-asan -j $(JOBS)
 	$(CTEST_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(BIN)/ctest --test-dir build/cpp-asan --output-on-failure -j $(JOBS)
-	$(CMAKE) -S . -B build/cpp-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	    -DCOVEKIT_BUILD_PYTHON=OFF -DCOVEKIT_BUILD_TESTS=ON \
-	    -DCOVEKIT_SANITIZE=thread -Wno-dev >/dev/null
+	$(CMAKE) -S . -B build/cpp-tsan $(SAN_FLAGS) -DCOVEKIT_SANITIZE=thread \
+	    -DCOVEKIT_TESTS_THREADED_ONLY=ON -DCOVEKIT_BUILD_FUZZ=OFF >/dev/null
 	$(CMAKE) --build build/cpp-tsan -j $(JOBS)
 	$(CTEST_ENV) TSAN_OPTIONS=halt_on_error=1 \
 	    $(BIN)/ctest --test-dir build/cpp-tsan --output-on-failure -j $(JOBS) -R '[Tt]hread'
@@ -65,7 +72,7 @@ test-cpp: $(SYSTEM_STAMP)
 # hnswlib ships only an sdist whose setup.py needs `wheel` (no build isolation here).
 bench: $(BUILD_STAMP)
 	$(PY) -m pip install -q wheel
-	$(PY) -m pip install -q -e ".[bench]" --no-build-isolation
+	$(PY) -m pip install -q $(PIP_BUILD) -e ".[bench]" --no-build-isolation
 	$(PY) -m pytest tests/benchmarks -o 'python_files=bench_*.py' -p no:cacheprovider --benchmark-enable -s -q
 
 lint: $(BUILD_STAMP)
