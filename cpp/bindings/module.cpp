@@ -74,6 +74,9 @@ void register_filter(py::module_& m);        // bind_filter.cpp
 void register_vector_index(py::module_& m);  // bind_vector_index.cpp
 void register_json_schema(py::module_& m);   // bind_json_schema.cpp
 void register_json_repair(py::module_& m);   // bind_json_repair.cpp
+void register_budget(py::module_& m);        // bind_budget.cpp
+void register_mmr(py::module_& m);           // bind_mmr.cpp
+void register_near_duplicate(py::module_& m);  // bind_near_duplicate.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -91,4 +94,7 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_vector_index(m);
   covekit::bindings::register_json_schema(m);
   covekit::bindings::register_json_repair(m);
+  covekit::bindings::register_budget(m);
+  covekit::bindings::register_mmr(m);
+  covekit::bindings::register_near_duplicate(m);
 }

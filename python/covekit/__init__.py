@@ -42,6 +42,10 @@ from covekit.data.tokenize import list_encodings as list_encodings
 from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
 from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
+from covekit.decision.dedup import NearDuplicates as NearDuplicates
+from covekit.decision.packing import Packing as Packing
+from covekit.decision.packing import Section as Section
+from covekit.decision.packing import pack as pack
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import RepairError as RepairError
 from covekit.execution.contract import Action as Action
@@ -97,8 +101,10 @@ __all__ = [
     "IngestSummary",
     "KnowledgeBase",
     "ModelReply",
+    "NearDuplicates",
     "Normalization",
     "OpenAICompatibleEmbedder",
+    "Packing",
     "QueryCache",
     "Repair",
     "RepairError",
@@ -109,6 +115,7 @@ __all__ = [
     "SchemaStream",
     "SchemaViolation",
     "SearchHit",
+    "Section",
     "SentenceTransformerEmbedder",
     "SignalScore",
     "Skipped",
@@ -128,6 +135,7 @@ __all__ = [
     "list_encodings",
     "load_documents",
     "normalize_text",
+    "pack",
     "repair_json",
     "tokenizer_for_model",
 ]

@@ -439,3 +439,76 @@ def make_repairer(
     repaired_type: type, loads: Callable[[str], Any]
 ) -> Callable[[str | bytes | bytearray | memoryview, bool, str, int], Any]:
     """A fast repair(text, strict, multiple, max_depth) -> Repaired (see covekit.repair_json)."""
+
+
+def pack(
+    tokens: Any,
+    utility: Any,
+    section: Any,
+    group: Any,
+    flags: Any,
+    min_keep: Any,
+    sections: Sequence[tuple[int, int, int | None, int, str]],
+    budget: int,
+    group_cap: int = 0,
+    num_groups: int = -1,
+    exact_limit: int = 24,
+    node_limit: int = 2000000,
+) -> tuple[Any, ...]:
+    """Packs items into a token budget: (kept, status, section_tokens, level_utility, levels,
+    total, utility, exact, nodes, method, selected). Raises covekit.errors.BudgetExceeded."""
+
+def pack_greedy_by_score(
+    tokens: Any,
+    utility: Any,
+    section: Any,
+    group: Any,
+    flags: Any,
+    min_keep: Any,
+    sections: Sequence[tuple[int, int, int | None, int, str]],
+    budget: int,
+    group_cap: int = 0,
+    num_groups: int = -1,
+) -> tuple[Any, ...]:
+    """The greedy-by-score baseline of pack (same arguments and result)."""
+
+def pack_timings(
+    tokens: Any,
+    utility: Any,
+    section: Any,
+    group: Any,
+    flags: Any,
+    min_keep: Any,
+    sections: Sequence[tuple[int, int, int | None, int, str]],
+    budget: int,
+    group_cap: int,
+    num_groups: int,
+    exact_limit: int,
+    node_limit: int,
+    repeats: int,
+) -> npt.NDArray[np.float64]:
+    """Benchmark hook: nanoseconds of each of `repeats` native pack calls on the same input."""
+
+def mmr(
+    vectors: npt.NDArray[np.float32], relevance: npt.NDArray[np.float64], lambda_: float, k: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Maximal marginal relevance: (order, score) of the first k picks."""
+
+def minhash_texts(
+    tokenizer: Tokenizer, texts: Iterable[str | bytes], shingle: int, k: int, seed: int = 0
+) -> npt.NDArray[np.uint64]:
+    """MinHash bottom-k sketches (n, k) of texts' token shingles."""
+
+def minhash_words(
+    texts: Iterable[str | bytes], shingle: int, k: int, seed: int = 0
+) -> npt.NDArray[np.uint64]:
+    """MinHash bottom-k sketches (n, k) of texts' word shingles."""
+
+def minhash_tokens(tokens: Any, shingle: int, k: int, seed: int = 0) -> npt.NDArray[np.uint64]:
+    """The MinHash bottom-k sketch (k,) of one token sequence."""
+
+def minhash_similarity(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> float:
+    """The estimated Jaccard similarity of two sketches."""
+
+def near_duplicates(sketches: npt.NDArray[np.uint64], threshold: float) -> npt.NDArray[np.int32]:
+    """Per row, the earlier kept row it nearly duplicates (similarity >= threshold), or -1."""

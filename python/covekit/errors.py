@@ -324,9 +324,88 @@ class ContractError(CovekitError):
         self.attempts = attempts
 
 
+class BudgetExceeded(CovekitError, ValueError):
+    """What must go into a request does not fit its budget: required context sections
+    or items, section minimums, or a completion reserve that leave no room.
+
+    ``needed`` and ``available`` are in the budget's unit (``unit``: ``"tokens"`` or
+    ``"usd"``), ``short_by = needed - available``; the message names what needed the room.
+
+    >>> err = BudgetExceeded("the required sections need 2,345 tokens", needed=2345, available=2000)
+    >>> err.short_by, isinstance(err, ValueError)
+    (345, True)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        needed: float | None = None,
+        available: float | None = None,
+        unit: str = "tokens",
+    ) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
+        self.unit = unit
+
+    @property
+    def short_by(self) -> float | None:
+        """How much is missing (``needed - available``), or None when unknown."""
+        if self.needed is None or self.available is None:
+            return None
+        return self.needed - self.available
+
+
+class DeadlineExceeded(CovekitError, TimeoutError):
+    """A request's :class:`~covekit.Deadline` passed before a step that cannot be skipped.
+
+    ``step`` names the step, ``overrun`` how many seconds past the deadline it was.
+
+    >>> err = DeadlineExceeded("retrieve would start 0.020 s past the deadline", step="retrieve",
+    ...                        overrun=0.02)
+    >>> err.step, isinstance(err, TimeoutError)
+    ('retrieve', True)
+    """
+
+    def __init__(self, message: str, *, step: str | None = None, overrun: float = 0.0) -> None:
+        super().__init__(message)
+        self.step = step
+        self.overrun = overrun
+
+
+class UnknownPrice(CovekitError, KeyError, ValueError):
+    """A model that the price table does not list, with no price given for it.
+
+    The message names the model, the table's date, and how to give a price.
+
+    >>> issubclass(UnknownPrice, KeyError) and issubclass(UnknownPrice, ValueError)
+    True
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class RerankerError(CovekitError):
+    """A reranker that raised, or returned ids it was not given, repeats or bad scores.
+
+    ``reranker`` names it; the original exception, if any, is ``__cause__``.
+
+    >>> issubclass(RerankerError, CovekitError)
+    True
+    """
+
+    def __init__(self, message: str, *, reranker: str | None = None) -> None:
+        super().__init__(message)
+        self.reranker = reranker
+
+
 __all__ = [
+    "BudgetExceeded",
     "ContractError",
     "CovekitError",
+    "DeadlineExceeded",
     "DisallowedSpecialToken",
     "EmbedderStateCorrupt",
     "EmbeddingError",
@@ -341,6 +420,7 @@ __all__ = [
     "ModelServerTimeout",
     "OptionalDependencyMissing",
     "RepairError",
+    "RerankerError",
     "SchemaError",
     "SourceNotFound",
     "TokenNotFound",
@@ -349,4 +429,5 @@ __all__ = [
     "TokenizerFileCorrupt",
     "UnknownEncoding",
     "UnknownModel",
+    "UnknownPrice",
 ]
