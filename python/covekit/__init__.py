@@ -42,10 +42,19 @@ from covekit.data.tokenize import list_encodings as list_encodings
 from covekit.data.tokenize import tokenizer_for_model as tokenizer_for_model
 from covekit.data.vector_index import MISSING_ID as MISSING_ID
 from covekit.data.vector_index import VectorIndex as VectorIndex
+from covekit.decision.budget import BudgetPlan as BudgetPlan
+from covekit.decision.budget import Degrade as Degrade
+from covekit.decision.chat_format import ChatFormat as ChatFormat
+from covekit.decision.chat_format import chat_format_for_model as chat_format_for_model
+from covekit.decision.chat_format import count_chat_tokens as count_chat_tokens
+from covekit.decision.chat_format import count_tool_tokens as count_tool_tokens
+from covekit.decision.deadline import Deadline as Deadline
 from covekit.decision.dedup import NearDuplicates as NearDuplicates
 from covekit.decision.packing import Packing as Packing
 from covekit.decision.packing import Section as Section
 from covekit.decision.packing import pack as pack
+from covekit.decision.prices import Price as Price
+from covekit.decision.prices import PriceTable as PriceTable
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import RepairError as RepairError
 from covekit.execution.contract import Action as Action
@@ -81,13 +90,17 @@ __all__ = [
     "Attempt",
     "BM25Index",
     "Budget",
+    "BudgetPlan",
     "CacheHit",
     "CacheStats",
+    "ChatFormat",
     "Chunk",
     "Chunker",
     "Contract",
     "ContractStream",
     "CovekitError",
+    "Deadline",
+    "Degrade",
     "Document",
     "Duplicate",
     "Embedder",
@@ -105,6 +118,8 @@ __all__ = [
     "Normalization",
     "OpenAICompatibleEmbedder",
     "Packing",
+    "Price",
+    "PriceTable",
     "QueryCache",
     "Repair",
     "RepairError",
@@ -128,6 +143,9 @@ __all__ = [
     "Violation",
     "__version__",
     "calibrate_threshold",
+    "chat_format_for_model",
+    "count_chat_tokens",
+    "count_tool_tokens",
     "errors",
     "evals",
     "get_tokenizer",

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from covekit.decision.budget import Budget
 from covekit.errors import ContractError, InvalidInput
 from covekit.execution.providers import strict_schema
 from covekit.execution.verdict import (
@@ -129,39 +130,6 @@ class Action:
     name: str
     parameters: Any = None
     description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """Limits over all attempts of one :meth:`Contract.enforce`: tokens (prompt plus
-    completion) and cost. Cost is what the model reports, or tokens times the prices
-    given here (per token). ``None``: no limit.
-
-    >>> import covekit
-    >>> budget = covekit.Budget(max_tokens=2000, max_cost=0.01,
-    ...                         prompt_price=2.5e-6, completion_price=1e-5)
-    >>> contract = covekit.Contract({"type": "object"}, budget=budget)
-    >>> contract.budget.max_tokens
-    2000
-    """
-
-    max_tokens: int | None = None
-    max_cost: float | None = None
-    prompt_price: float | None = None
-    completion_price: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("max_tokens", "max_cost", "prompt_price", "completion_price"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
-                raise InvalidInput(f"Budget.{name} must be a number >= 0 or None, got {v!r}")
-        if self.max_cost is not None and (
-            self.prompt_price is None or self.completion_price is None
-        ):
-            raise InvalidInput(
-                "Budget.max_cost needs prompt_price and completion_price (per token) so that "
-                "an attempt's cost is known before it is made"
-            )
 
 
 class Model(Protocol):
@@ -524,7 +492,12 @@ class Contract:
         return self.escalate(e)
 
     def _needs_cap(self) -> bool:
-        return self.budget.max_tokens is not None or self.budget.max_cost is not None
+        b = self.budget
+        return (
+            b.max_tokens is not None
+            or b.max_cost is not None
+            or b.max_completion_tokens is not None
+        )
 
     def _count(self, text: str) -> int:
         if self._tokenizer is None:
@@ -535,25 +508,48 @@ class Contract:
         return int(self._tokenizer.count(text, disallowed_special=()))
 
     def _prompt_tokens(self, convo: Sequence[Message]) -> int:
-        return sum(self._count(str(m.get("content", ""))) + 4 for m in convo) + 2
+        """The prompt as a chat model counts it (OpenAI's framing: every message's
+        overhead, names, the reply priming), for models that report no usage."""
+        from covekit.decision.chat_format import ChatFormat, chat_format_for_model
+        from covekit.errors import UnknownModel
+
+        self._count("")  # loads the tokenizer
+        fmt = ChatFormat()
+        if self.budget.model:
+            try:
+                fmt = chat_format_for_model(self.budget.model)
+            except UnknownModel:
+                pass
+        return int(fmt.count(list(convo), self._tokenizer))
 
     def _completion_cap(self, convo: Sequence[Message], attempts: Sequence[Attempt]) -> int | None:
         """The most completion tokens the next attempt may use; None: no limit."""
+        b = self.budget
+        if b.max_prompt_tokens is None and not self._needs_cap():
+            return None
+        prompt = self._prompt_tokens(convo)
+        if b.max_prompt_tokens is not None and prompt > b.max_prompt_tokens:
+            raise _contract_error(
+                f"the prompt has {prompt} tokens, above the budget's max_prompt_tokens "
+                f"({b.max_prompt_tokens})",
+                attempts,
+            )
         if not self._needs_cap():
             return None
-        b = self.budget
-        prompt = self._prompt_tokens(convo)
         caps = []
+        if b.max_completion_tokens is not None:
+            caps.append(b.max_completion_tokens)
         if b.max_tokens is not None:
             used = sum((a.prompt_tokens or 0) + (a.completion_tokens or 0) for a in attempts)
             caps.append(int(b.max_tokens - used - prompt))
         if b.max_cost is not None:
-            assert b.prompt_price is not None and b.completion_price is not None
+            # the prompt priced as uncached: what is cached is known only after the call
+            prompt_rate, _, completion_rate = b.rates(prompt)
             spent = sum(a.cost or 0.0 for a in attempts)
-            room = b.max_cost - spent - prompt * b.prompt_price
+            room = b.max_cost - spent - prompt * prompt_rate
             caps.append(
-                int(room / b.completion_price)
-                if b.completion_price > 0
+                int(room / completion_rate)
+                if completion_rate > 0
                 else (1 << 30 if room >= 0 else -1)
             )
         return min(caps)
@@ -570,13 +566,15 @@ class Contract:
         reply = _as_reply(raw)
         prompt, completion, cost = reply.prompt_tokens, reply.completion_tokens, reply.cost
         if self._needs_cap():
+            cached = reply.cached_prompt_tokens or 0
             if prompt is None:
                 prompt = self._prompt_tokens(convo)
+                cached = min(cached, prompt)  # counted here, reported cached: trust the count
             if completion is None:
                 completion = self._count(reply.text)
             b = self.budget
-            if cost is None and b.prompt_price is not None and b.completion_price is not None:
-                cost = prompt * b.prompt_price + completion * b.completion_price
+            if cost is None and b.can_price():
+                cost = b.cost(prompt, completion, cached)
         return Attempt(
             index, step, _name(model), reply.text, self.check(reply.text), prompt, completion, cost
         )
@@ -768,8 +766,17 @@ def _as_reply(raw: Any) -> ModelReply:
         text = raw.get("text", raw.get("content"))
         usage = raw.get("usage") or {}
         if isinstance(text, str):
+            details = usage.get("prompt_tokens_details")
+            cached = usage.get(
+                "cached_prompt_tokens",
+                details.get("cached_tokens") if isinstance(details, Mapping) else None,
+            )
             return ModelReply(
-                text, usage.get("prompt_tokens"), usage.get("completion_tokens"), raw.get("cost")
+                text,
+                usage.get("prompt_tokens"),
+                usage.get("completion_tokens"),
+                raw.get("cost"),
+                cached,
             )
     raise InvalidInput(
         f"the model returned {type(raw).__name__}; return a str, a covekit.ModelReply, or a "

@@ -99,7 +99,10 @@ class Verdict:
 @dataclass(frozen=True, slots=True)
 class ModelReply:
     """What a model callable may return instead of a plain ``str``: the text, with the
-    usage and cost it reports (``None`` when unknown).
+    usage and cost it reports (``None`` when unknown). ``cached_prompt_tokens`` is how
+    many of the ``prompt_tokens`` were read from the provider's prompt cache (OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens``); a budget prices them at the cached
+    price.
 
     >>> import covekit
     >>> reply = covekit.ModelReply('{"a": 1}', prompt_tokens=12, completion_tokens=5, cost=0.0001)
@@ -111,6 +114,7 @@ class ModelReply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None
+    cached_prompt_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
