@@ -426,6 +426,124 @@ def test_jsonl_with_bom_and_crlf(tmp_path: Path) -> None:
     assert (doc.id, doc.text) == ("a", "line\nbreak")
 
 
+# ------------------------------------------------------------------------ freshness
+
+
+def test_jsonl_freshness_fields_are_parsed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "policies.jsonl",
+        jsonl(
+            {
+                "id": "r-2023",
+                "text": "Refunds take 10 days.",
+                "valid_until": "2023-12-31",
+                "superseded_by": "r-2024",
+            },
+            {
+                "id": "r-2024",
+                "text": "Refunds take 5 days.",
+                "updated_at": "2024-01-01T09:00:00Z",
+                "supersedes": ["r-2023"],
+            },
+            {"id": "plain", "text": "No freshness here."},
+        ),
+    )
+    old, new, plain = load_documents(path).documents
+    assert old.freshness == covekit.Freshness(None, 1704067200.0, ("r-2024",), ())
+    assert new.freshness == covekit.Freshness(1704099600.0, None, (), ("r-2023",))
+    assert plain.freshness.is_empty
+    assert old.metadata["valid_until"] == "2023-12-31"  # the raw value stays in the metadata
+
+
+def test_jsonl_bad_freshness_is_a_failure_of_that_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        jsonl(
+            {"id": "ok", "text": "fine", "updated_at": "2024-03-05"},
+            {"id": "vague", "text": "when?", "updated_at": "next week"},
+            {"id": "naive", "text": "local time", "valid_until": "2024-03-05T10:00:00"},
+            {"id": "nan", "text": "not a number", "updated_at": 1e400},
+            {"id": "flag", "text": "a bool", "valid_until": True},
+            {
+                "id": "order",
+                "text": "backwards",
+                "updated_at": "2024-03-05",
+                "valid_until": "2024-03-01",
+            },
+            {"id": "empty", "text": "empty id", "superseded_by": ["a", ""]},
+            {"id": "self", "text": "itself", "supersedes": "self"},
+            {"id": "last", "text": "still read", "valid_until": 1893456000},
+        ),
+    )
+    result = load_documents(path)
+    assert [d.id for d in result] == ["ok", "last"]
+    reasons = {f.line: f.reason for f in result.failures}
+    assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8]
+    assert all(f.source == str(path) for f in result.failures)
+    assert reasons[2].startswith("updated_at must be an ISO 8601 date")
+    assert "'next week'" in reasons[2]
+    assert "without a UTC offset is ambiguous: add 'Z'" in reasons[3]
+    assert reasons[4].startswith("metadata must be JSON-serialisable")  # 1e400 is inf
+    assert reasons[5].startswith("valid_until must be") and "(a bool)" in reasons[5]
+    assert "is earlier than updated_at" in reasons[6]
+    assert reasons[7].startswith("superseded_by must be a document id")
+    assert reasons[8] == (
+        "supersedes names the document itself ('self'); list the ids of the other documents"
+    )
+    assert result.summary().failures == 7
+
+
+def test_freshness_from_the_metadata_argument(tmp_path: Path) -> None:
+    write(tmp_path / "a.md", "# A\n")
+    write(tmp_path / "b.jsonl", jsonl({"id": "b", "text": "B", "valid_until": "2031-01-01"}))
+    result = load_documents(tmp_path, metadata={"valid_until": "2030-12-31"})
+    by_id = {d.id: d for d in result}
+    assert by_id["a.md"].freshness.valid_until == 1924992000.0  # the end of 2030-12-31
+    assert by_id["b"].freshness.valid_until == 1924992000.0 + 86400  # the record wins
+    # a bad value for the whole batch is a bad argument, not one failure per file
+    with pytest.raises(InvalidInput, match=r"updated_at must be .* got 'soon'"):
+        load_documents(tmp_path, metadata={"updated_at": "soon"})
+
+
+def test_freshness_from_html_meta_tags(tmp_path: Path) -> None:
+    write(
+        tmp_path / "p.html",
+        '<html><head><meta name="updated_at" content="2024-03-05T10:00:00Z">'
+        '<meta name="Superseded_By" content="p2.html"></head><p>Old page</p></html>',
+    )
+    write(tmp_path / "bad.html", '<meta name="valid_until" content="tomorrow"><p>Bad page</p>')
+    result = load_documents(tmp_path)
+    (doc,) = result.documents
+    assert doc.freshness == covekit.Freshness(1709632800.0, None, ("p2.html",), ())
+    assert doc.metadata["meta"]["updated_at"] == "2024-03-05T10:00:00Z"  # kept there too
+    (failure,) = result.failures
+    assert failure.source == str(tmp_path / "bad.html") and failure.line is None
+    assert failure.reason.startswith("valid_until must be an ISO 8601 date")
+
+
+def test_freshness_with_metadata_fields(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", jsonl({"text": "t", "updated_at": "bad", "lang": "en"}))
+    # only the listed fields reach the metadata: an unlisted freshness field is not read
+    doc = only(load_documents(path, metadata_fields=["lang"]))
+    assert doc.freshness.is_empty
+    assert load_documents(path, metadata_fields=["updated_at"]).failures[0].line == 1
+
+
+def test_mtime_is_not_freshness(tmp_path: Path) -> None:
+    doc = only(load_documents(write(tmp_path / "a.md", "# A\n")))
+    assert "mtime" in doc.metadata and doc.freshness.is_empty
+
+
+def test_per_file_freshness_by_replace(tmp_path: Path) -> None:
+    write(tmp_path / "a.md", "# A\n")
+    doc = only(load_documents(tmp_path))
+    dated = dataclasses.replace(doc, metadata={**doc.metadata, "updated_at": "2024-03-05"})
+    assert dated.freshness.updated_at == 1709596800.0
+    assert (dated.version, dated.normalization) == (doc.version, doc.normalization)
+    with pytest.raises(InvalidInput, match="updated_at must be"):
+        dataclasses.replace(doc, metadata={"updated_at": "last week"})
+
+
 # ------------------------------------------------------------------------ dedup
 
 

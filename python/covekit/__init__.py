@@ -22,6 +22,8 @@ from covekit.data.embed import HashingEmbedder as HashingEmbedder
 from covekit.data.embed import OpenAICompatibleEmbedder as OpenAICompatibleEmbedder
 from covekit.data.embed import SentenceTransformerEmbedder as SentenceTransformerEmbedder
 from covekit.data.filters import Filter as Filter
+from covekit.data.freshness import Freshness as Freshness
+from covekit.data.freshness import parse_freshness as parse_freshness
 from covekit.data.hybrid import HybridRetriever as HybridRetriever
 from covekit.data.hybrid import RetrievalHit as RetrievalHit
 from covekit.data.hybrid import SignalScore as SignalScore
@@ -32,6 +34,7 @@ from covekit.data.ingest import IngestSummary as IngestSummary
 from covekit.data.ingest import Skipped as Skipped
 from covekit.data.ingest import load_documents as load_documents
 from covekit.data.knowledge_base import AddSummary as AddSummary
+from covekit.data.knowledge_base import DocumentInfo as DocumentInfo
 from covekit.data.knowledge_base import KnowledgeBase as KnowledgeBase
 from covekit.data.knowledge_base import SearchHit as SearchHit
 from covekit.data.normalize import Normalization as Normalization
@@ -102,11 +105,13 @@ __all__ = [
     "Deadline",
     "Degrade",
     "Document",
+    "DocumentInfo",
     "Duplicate",
     "Embedder",
     "Enforced",
     "Escalation",
     "Filter",
+    "Freshness",
     "HashingEmbedder",
     "HybridRetriever",
     "IngestFailure",
@@ -154,6 +159,7 @@ __all__ = [
     "load_documents",
     "normalize_text",
     "pack",
+    "parse_freshness",
     "repair_json",
     "tokenizer_for_model",
 ]

@@ -7,6 +7,8 @@ access-control tags and a content version.
 (('role:support',), 32)
 >>> doc.version == Document("Refunds take 5-10 days.", "other-id").version
 True
+>>> Document("Old policy.", "kb/old.md", metadata={"superseded_by": "kb/new.md"}).freshness
+Freshness(updated_at=None, valid_until=None, superseded_by=('kb/new.md',), supersedes=())
 
 Thread safety: a :class:`Document` is immutable (its metadata is a read-only mapping);
 share it freely between threads.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from covekit.data.freshness import Freshness, parse_freshness
 from covekit.data.normalize import Normalization
 from covekit.errors import InvalidInput
 from covekit.hash import xxh3_128_hexdigest
@@ -81,6 +84,10 @@ class Document:
         source: the path or URI the text came from, if any.
         normalization: how the raw text became ``text`` (maps offsets back), if known.
 
+    The metadata keys ``updated_at``, ``valid_until``, ``superseded_by`` and
+    ``supersedes`` are freshness metadata: they are parsed and checked here (see
+    :func:`~covekit.parse_freshness`), and :attr:`freshness` holds the result.
+
     >>> doc = Document("hello", "greeting", metadata={"lang": "en"})
     >>> doc.metadata["lang"], doc.version
     ('en', 'b5e9c1ad071b3e7fc779cfaa5e523818')
@@ -91,7 +98,9 @@ class Document:
 
     Errors: ``TypeError`` when ``text`` or ``id`` is not a ``str``;
     :class:`~covekit.errors.InvalidInput` for an empty id, a single string as ``acl``,
-    metadata that is not JSON-serialisable, or text with lone surrogates.
+    metadata that is not JSON-serialisable, freshness metadata that does not parse (or
+    names the document itself as superseding or superseded), or text with lone
+    surrogates.
     """
 
     text: str
@@ -101,6 +110,7 @@ class Document:
     version: str = ""
     source: str | None = None
     normalization: Normalization | None = field(default=None, repr=False, compare=False)
+    _freshness: Freshness = field(default_factory=Freshness, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
@@ -116,6 +126,15 @@ class Document:
         if self.normalization is not None and not isinstance(self.normalization, Normalization):
             raise TypeError("normalization must be a covekit.Normalization or None")
         object.__setattr__(self, "metadata", _frozen_metadata(self.metadata))
+        freshness = parse_freshness(self.metadata)
+        for name, ids in (("superseded_by", freshness.superseded_by),
+                          ("supersedes", freshness.supersedes)):  # fmt: skip
+            if self.id in ids:
+                raise InvalidInput(
+                    f"{name} names the document itself ({self.id!r}); list the ids of the "
+                    "other documents"
+                )
+        object.__setattr__(self, "_freshness", freshness)
         object.__setattr__(self, "acl", _acl_tuple(self.acl))
         if not self.version:
             try:
@@ -126,6 +145,16 @@ class Document:
                     "repair it first, e.g. text.encode('utf-8', 'replace').decode()"
                 ) from None
             object.__setattr__(self, "version", version)
+
+    @property
+    def freshness(self) -> Freshness:
+        """The parsed freshness metadata (:meth:`Freshness.is_empty` when none was given).
+
+        >>> doc = Document("Prices for 2024.", "prices.md", metadata={"valid_until": "2024-12-31"})
+        >>> doc.freshness.valid_until, doc.freshness.expired(at=1735689600)
+        (1735689600.0, True)
+        """
+        return self._freshness
 
     def __repr__(self) -> str:
         text = self.text if len(self.text) <= 60 else self.text[:57] + "..."

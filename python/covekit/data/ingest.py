@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from covekit.data.documents import Document, _acl_tuple, _frozen_metadata
+from covekit.data.freshness import FRESHNESS_FIELDS, parse_freshness
 from covekit.data.html_text import html_to_text
 from covekit.data.normalize import Normalization, normalize_text
 from covekit.errors import InvalidInput, SourceNotFound
@@ -521,6 +522,12 @@ def load_documents(
     - Metadata: ``path`` (relative to the folder or glob root, also the id),
       ``file_type``, ``mtime``, ``size``, then ``metadata``, then jsonl fields (later
       ones win). ``acl`` is given to every document, plus any jsonl ``acl_field``.
+    - Freshness metadata (``updated_at``, ``valid_until``, ``superseded_by``,
+      ``supersedes``; see :func:`~covekit.parse_freshness`) comes from ``metadata``
+      (for every document), a jsonl record's fields, or an HTML page's
+      ``<meta name="updated_at" content="...">`` tags. A document whose freshness
+      metadata does not parse is listed in ``failures`` with the reason (and the jsonl
+      line), never loaded as if it were fresh. ``mtime`` is not freshness metadata.
     - With ``dedup``, a document whose normalized text (its ``version``) equals an
       earlier one's is left out and listed in ``duplicates``.
     - ``progress``: a tqdm bar; by default shown when stderr is a terminal and there
@@ -538,8 +545,9 @@ def load_documents(
 
     Errors: :class:`~covekit.errors.SourceNotFound` (a ``FileNotFoundError``) when the
     path does not exist or the glob matches no file; :class:`~covekit.errors.InvalidInput`
-    for an unknown ``encoding``, bad ``normalize`` options, or an ``acl`` that is a single
-    string; ``TypeError`` for arguments of the wrong type.
+    for an unknown ``encoding``, bad ``normalize`` options, an ``acl`` that is a single
+    string, or ``metadata`` whose freshness fields do not parse; ``TypeError`` for
+    arguments of the wrong type.
     """
     if encoding is not None:
         try:
@@ -565,6 +573,7 @@ def load_documents(
     if isinstance(metadata_fields, str):
         raise InvalidInput("metadata_fields must be a list of field names, not a single str")
     user_metadata = dict(_frozen_metadata(metadata))  # validates
+    parse_freshness(user_metadata)  # a bad time for the whole batch is a bad argument
     batch = _Batch(options, dedup, _acl_tuple(acl))
 
     root, found, explicit = _find(path_or_glob, recursive)
@@ -625,6 +634,11 @@ def load_documents(
                 continue
             if file_type == "html":
                 text, html_meta = html_to_text(text)
+                # <meta name="updated_at" content="..."> and its siblings (the name in any
+                # case) are freshness metadata; they stay in "meta" too
+                for name, value in html_meta.get("meta", {}).items():
+                    if name.lower() in FRESHNESS_FIELDS:
+                        html_meta[name.lower()] = value
                 base = {**base, **html_meta, **user_metadata}
             batch.add(text, rel, base, (), source)
     finally:
