@@ -58,6 +58,11 @@ from covekit.decision.packing import Section as Section
 from covekit.decision.packing import pack as pack
 from covekit.decision.prices import Price as Price
 from covekit.decision.prices import PriceTable as PriceTable
+from covekit.decision.router import Route as Route
+from covekit.decision.router import Router as Router
+from covekit.decision.router import RouterReport as RouterReport
+from covekit.decision.router import RouteRule as RouteRule
+from covekit.decision.router import Workflow as Workflow
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import RepairError as RepairError
 from covekit.execution.contract import Action as Action
@@ -130,6 +135,10 @@ __all__ = [
     "RepairError",
     "Repaired",
     "RetrievalHit",
+    "Route",
+    "RouteRule",
+    "Router",
+    "RouterReport",
     "Rule",
     "Schema",
     "SchemaStream",
@@ -146,6 +155,7 @@ __all__ = [
     "VectorIndex",
     "Verdict",
     "Violation",
+    "Workflow",
     "__version__",
     "calibrate_threshold",
     "chat_format_for_model",
