@@ -51,6 +51,9 @@ from covekit.decision.chat_format import ChatFormat as ChatFormat
 from covekit.decision.chat_format import chat_format_for_model as chat_format_for_model
 from covekit.decision.chat_format import count_chat_tokens as count_chat_tokens
 from covekit.decision.chat_format import count_tool_tokens as count_tool_tokens
+from covekit.decision.conflicts import Conflict as Conflict
+from covekit.decision.conflicts import Mention as Mention
+from covekit.decision.conflicts import find_conflicts as find_conflicts
 from covekit.decision.deadline import Deadline as Deadline
 from covekit.decision.dedup import NearDuplicates as NearDuplicates
 from covekit.decision.packing import Packing as Packing
@@ -104,6 +107,7 @@ __all__ = [
     "ChatFormat",
     "Chunk",
     "Chunker",
+    "Conflict",
     "Contract",
     "ContractStream",
     "CovekitError",
@@ -123,6 +127,7 @@ __all__ = [
     "IngestResult",
     "IngestSummary",
     "KnowledgeBase",
+    "Mention",
     "ModelReply",
     "NearDuplicates",
     "Normalization",
@@ -163,6 +168,7 @@ __all__ = [
     "count_tool_tokens",
     "errors",
     "evals",
+    "find_conflicts",
     "get_tokenizer",
     "hash",
     "list_encodings",
