@@ -5,6 +5,7 @@
 2
 """
 
+from covekit import decision as decision
 from covekit import errors as errors
 from covekit import evals as evals
 from covekit import hash as hash
@@ -54,8 +55,13 @@ from covekit.decision.chat_format import count_tool_tokens as count_tool_tokens
 from covekit.decision.conflicts import Conflict as Conflict
 from covekit.decision.conflicts import Mention as Mention
 from covekit.decision.conflicts import find_conflicts as find_conflicts
+from covekit.decision.context import Context as Context
+from covekit.decision.context import ContextBuilder as ContextBuilder
+from covekit.decision.context import FreshnessPolicy as FreshnessPolicy
 from covekit.decision.deadline import Deadline as Deadline
 from covekit.decision.dedup import NearDuplicates as NearDuplicates
+from covekit.decision.manifest import Citation as Citation
+from covekit.decision.manifest import ContextManifest as ContextManifest
 from covekit.decision.packing import Packing as Packing
 from covekit.decision.packing import Section as Section
 from covekit.decision.packing import pack as pack
@@ -107,7 +113,11 @@ __all__ = [
     "ChatFormat",
     "Chunk",
     "Chunker",
+    "Citation",
     "Conflict",
+    "Context",
+    "ContextBuilder",
+    "ContextManifest",
     "Contract",
     "ContractStream",
     "CovekitError",
@@ -121,6 +131,7 @@ __all__ = [
     "Escalation",
     "Filter",
     "Freshness",
+    "FreshnessPolicy",
     "HashingEmbedder",
     "HybridRetriever",
     "IngestFailure",
@@ -166,6 +177,7 @@ __all__ = [
     "chat_format_for_model",
     "count_chat_tokens",
     "count_tool_tokens",
+    "decision",
     "errors",
     "evals",
     "find_conflicts",

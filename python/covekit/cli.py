@@ -49,7 +49,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from covekit import Chunker, get_tokenizer, hash, load_documents
 
     kb = _SAMPLES / "kb"
-    print(f"covekit demo: the data plane on the bundled knowledge base ({kb.name}/)\n")
+    print(f"covekit demo: the data and decision planes on the sample knowledge base ({kb.name}/)\n")
 
     # 1. Ingest: read, decode strictly, normalize (offsets map back), tag, dedup.
     result = load_documents(kb, acl=["role:support"], metadata={"source": "samples"})
@@ -144,7 +144,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{again.version == base.version}"
         )
 
-    # 4. The tokenizer underneath: exact tiktoken ids, counts across encodings.
+    # 4. Decide what the model sees: the best evidence the caller may read, packed into
+    #    an exact token budget (counted as the model bills it), with citations and a
+    #    manifest of every decision; the money the call may cost, from the price table.
+    from covekit import Budget, ContextBuilder, count_chat_tokens
+
+    model = "gpt-4o-mini"
+    builder = ContextBuilder(base, model=model)
+    budget = Budget(max_prompt_tokens=500, max_completion_tokens=300, model=model)
+    question = "Can I get my money back on an annual plan, and how long does it take?"
+    t0 = time.perf_counter()
+    ctx = builder.build(
+        question,
+        principals=["role:support"],
+        budget=budget,
+        system="Answer from the sources only; cite them as [n]. Say so when they disagree.",
+    )
+    ms = (time.perf_counter() - t0) * 1e3
+    m = ctx.manifest
+    exact = ctx.prompt_tokens == count_chat_tokens(ctx.messages, model=model)
+    print(
+        f"\ncontext: {question!r} for role:support in {ms:.1f} ms\n"
+        f"   {len(ctx.messages)} messages, {ctx.prompt_tokens} prompt tokens of "
+        f"{m.budget_tokens} (exact: {exact}); sections "
+        + ", ".join(f"{s.name} {s.tokens}" for s in m.sections if s.tokens)
+    )
+    for marker, cit in ctx.citations.items():
+        path = " > ".join(cit.heading_path) or "-"
+        print(f"   [{marker}] {cit.doc_id:<28} {path[:34]:<34} chars {cit.start}-{cit.end}")
+    print(
+        f"   {len(m.candidates)} candidates, {len(ctx.citations)} kept; dropped: "
+        + (", ".join(f"{n} {why}" for why, n in sorted(m.reasons().items())) or "none")
+        + f"; packer {m.packer['method']} (optimal: {m.packer['exact']})"
+    )
+    cost = budget.cost(ctx.prompt_tokens, 300)
+    print(
+        f"   at most ${cost:.6f} for this call with {model} (prices as of "
+        f"{budget.prices.as_of}); conflicts noted: {len(ctx.conflicts)}"
+    )
+
+    # 5. The tokenizer underneath: exact tiktoken ids, counts across encodings.
     texts_list = [d.text for d in result.documents]
     print(f"\n{'encoding':<14}{'tokens':>10}{'chars/token':>13}{'ms':>9}")
     for name in ("r50k_base", "p50k_base", "cl100k_base", "o200k_base"):
