@@ -24,6 +24,22 @@ void check_k(std::size_t k) {
   if (k == 0 || k > 4096) throw InvalidInput("k must be in [1, 4096], got " + std::to_string(k));
 }
 
+// The (n, k) sketch matrix of a batch of texts, each sketched by `one` with the GIL
+// released.
+template <class One>
+py::array_t<uint64_t> sketch_texts(py::handle texts, std::size_t shingle, std::size_t k, One&& one) {
+  check_k(k);
+  if (shingle == 0) throw InvalidInput("shingle must be >= 1");
+  TextBatch batch(utf8_texts(texts, "each text"));
+  const std::size_t n = batch.views.size();
+  std::vector<uint64_t> out(n * k);
+  {
+    py::gil_scoped_release release;
+    for (std::size_t i = 0; i < n; ++i) one(batch.views[i], std::span<uint64_t>(out.data() + i * k, k));
+  }
+  return matrix(std::move(out), n, k);
+}
+
 }  // namespace
 
 void register_near_duplicate(py::module_& m) {
@@ -31,38 +47,20 @@ void register_near_duplicate(py::module_& m) {
       "minhash_texts",
       [](py::handle tokenizer, py::handle texts, std::size_t shingle, std::size_t k, uint64_t seed) {
         const Tokenizer& tok = native_tokenizer(tokenizer);
-        check_k(k);
-        if (shingle == 0) throw InvalidInput("shingle must be >= 1 token");
-        TextBatch batch(utf8_texts(texts, "each text"));
-        const std::size_t n = batch.views.size();
-        std::vector<uint64_t> out(n * k);
-        {
-          py::gil_scoped_release release;
+        return sketch_texts(texts, shingle, k, [&](std::string_view text, std::span<uint64_t> out) {
           std::vector<uint32_t> ids;
-          for (std::size_t i = 0; i < n; ++i) {
-            ids.clear();
-            tok.encode_ordinary(batch.views[i], ids);
-            near_duplicate::sketch(ids, shingle, seed, std::span<uint64_t>(out.data() + i * k, k));
-          }
-        }
-        return matrix(std::move(out), n, k);
+          tok.encode_ordinary(text, ids);
+          near_duplicate::sketch(ids, shingle, seed, out);
+        });
       },
       py::arg("tokenizer"), py::arg("texts"), py::arg("shingle"), py::arg("k"), py::arg("seed") = 0,
       "MinHash bottom-k sketches (n, k) of texts' token shingles.");
   m.def(
       "minhash_words",
       [](py::handle texts, std::size_t shingle, std::size_t k, uint64_t seed) {
-        check_k(k);
-        if (shingle == 0) throw InvalidInput("shingle must be >= 1 word");
-        TextBatch batch(utf8_texts(texts, "each text"));
-        const std::size_t n = batch.views.size();
-        std::vector<uint64_t> out(n * k);
-        {
-          py::gil_scoped_release release;
-          for (std::size_t i = 0; i < n; ++i)
-            near_duplicate::sketch_words(batch.views[i], shingle, seed, std::span<uint64_t>(out.data() + i * k, k));
-        }
-        return matrix(std::move(out), n, k);
+        return sketch_texts(texts, shingle, k, [&](std::string_view text, std::span<uint64_t> out) {
+          near_duplicate::sketch_words(text, shingle, seed, out);
+        });
       },
       py::arg("texts"), py::arg("shingle"), py::arg("k"), py::arg("seed") = 0,
       "MinHash bottom-k sketches (n, k) of texts' word shingles.");

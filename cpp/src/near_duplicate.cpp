@@ -123,43 +123,19 @@ void sketch_words(std::string_view text, std::size_t shingle, uint64_t seed, std
   bottom_k(h, out);
 }
 
-bool similar(std::span<const uint64_t> a, std::span<const uint64_t> b, double threshold) noexcept {
-  const std::size_t k = std::min(a.size(), b.size());
-  const bool a_empty = k == 0 || a[0] == kEmpty;
-  const bool b_empty = k == 0 || b[0] == kEmpty;
-  if (a_empty || b_empty) return (a_empty && b_empty ? 1.0 : 0.0) >= threshold;
-  std::size_t i = 0, j = 0, taken = 0, both = 0;
-  const double kk = static_cast<double>(k);
-  while (taken < k) {
-    const uint64_t x = i < k ? a[i] : kEmpty;
-    const uint64_t y = j < k ? b[j] : kEmpty;
-    if (x == kEmpty && y == kEmpty) break;
-    if (x == y) {
-      ++both;
-      ++i;
-      ++j;
-    } else if (x < y) {
-      ++i;
-    } else {
-      ++j;
-    }
-    ++taken;
-    // the final share is at most (both + what is left) / k
-    if (static_cast<double>(both + (k - taken)) < threshold * kk && both < taken) {
-      // (both + r) / (taken + r) grows with r <= k - taken: the bound is reached at r = k - taken
-      return false;
-    }
-  }
-  return (taken ? static_cast<double>(both) / static_cast<double>(taken) : 1.0) >= threshold;
-}
+namespace {
 
-double similarity(std::span<const uint64_t> a, std::span<const uint64_t> b) noexcept {
+// The share of the union's k smallest hashes found in both sketches. With a threshold,
+// the walk stops as soon as the share cannot reach it (and returns -1): the final share
+// is at most (both + r) / (taken + r) for the r <= k - taken steps left, which grows with
+// r, so (both + k - taken) / k bounds it.
+double shared(std::span<const uint64_t> a, std::span<const uint64_t> b, double stop_below) noexcept {
   const std::size_t k = std::min(a.size(), b.size());
   const bool a_empty = k == 0 || a[0] == kEmpty;
   const bool b_empty = k == 0 || b[0] == kEmpty;
   if (a_empty || b_empty) return a_empty && b_empty ? 1.0 : 0.0;
-  // walk the union of the two sorted sketches up to k values
   std::size_t i = 0, j = 0, taken = 0, both = 0;
+  const double floor = stop_below * static_cast<double>(k);
   while (taken < k) {
     const uint64_t x = i < k ? a[i] : kEmpty;
     const uint64_t y = j < k ? b[j] : kEmpty;
@@ -174,8 +150,19 @@ double similarity(std::span<const uint64_t> a, std::span<const uint64_t> b) noex
       ++j;
     }
     ++taken;
+    if (both < taken && static_cast<double>(both + (k - taken)) < floor) return -1.0;
   }
   return taken ? static_cast<double>(both) / static_cast<double>(taken) : 1.0;
+}
+
+}  // namespace
+
+bool similar(std::span<const uint64_t> a, std::span<const uint64_t> b, double threshold) noexcept {
+  return shared(a, b, threshold) >= threshold;
+}
+
+double similarity(std::span<const uint64_t> a, std::span<const uint64_t> b) noexcept {
+  return shared(a, b, 0.0);
 }
 
 std::vector<int32_t> find(std::span<const uint64_t> sketches, std::size_t k, double threshold) {
