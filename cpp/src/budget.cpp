@@ -416,24 +416,35 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
   const Problem& p = P.p;
   // members by ascending utility: the first feasible one is the best to give up
   std::vector<std::size_t> inside;
-  int64_t widest = 0;
   for (std::size_t i = 0; i < P.n; ++i)
-    if (st.kept[i] == P.w(i) && !P.req[i]) {
-      inside.push_back(i);
-      widest = std::max(widest, P.w(i));
-    }
+    if (st.kept[i] == P.w(i) && !P.req[i]) inside.push_back(i);
   auto by_utility = [&](std::size_t a, std::size_t b) { return P.u(a) != P.u(b) ? P.u(a) < P.u(b) : a < b; };
   std::sort(inside.begin(), inside.end(), by_utility);
   int64_t overheads = 0;
   for (const Section& x : p.sections) overheads = std::max(overheads, x.overhead);
+  // prefix_max[m]: the widest of the m members of lowest utility. A swap of i for j
+  // needs w(i) >= w(j) - (budget - used) - overheads, so when even the widest member
+  // cheaper than j is narrower, j is passed over without a scan.
+  std::vector<int64_t> prefix_max;
+  auto rebuild = [&] {
+    prefix_max.assign(inside.size() + 1, 0);
+    for (std::size_t m = 0; m < inside.size(); ++m) prefix_max[m + 1] = std::max(prefix_max[m], P.w(inside[m]));
+  };
+  rebuild();
   for (std::size_t j : candidates) {
     if (st.kept[j] || P.req[j]) continue;
-    if (P.w(j) > p.budget - st.used + widest + overheads) continue;  // no single swap makes room
+    const int64_t need = P.w(j) - (p.budget - st.used) - overheads;
+    // the members whose utility is below j's (by the tolerance)
+    const double below = P.u(j) - kRelTol * (1.0 + P.u(j));
+    const auto m = static_cast<std::size_t>(
+        std::partition_point(inside.begin(), inside.end(), [&](std::size_t i) { return P.u(i) < below; }) -
+        inside.begin());
+    if (m == 0 || prefix_max[m] < need) continue;
     const std::size_t sj = P.sec(j);
     std::size_t best = P.n;
-    for (std::size_t i : inside) {
-      if (!(P.u(i) < P.u(j) - kRelTol * (1.0 + P.u(j)))) break;
-      if (P.level_of[i] != P.level_of[j]) continue;
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::size_t i = inside[k];
+      if (P.w(i) < need || P.level_of[i] != P.level_of[j]) continue;
       const std::size_t si = P.sec(i);
       // tokens after removing i and adding j
       int64_t used = st.used - P.w(i) - ((st.count[si] == 1) ? p.sections[si].overhead : 0);
@@ -457,8 +468,7 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
     st.add(j, P.w(j));
     inside.erase(std::find(inside.begin(), inside.end(), best));
     inside.insert(std::upper_bound(inside.begin(), inside.end(), j, by_utility), j);
-    widest = 0;
-    for (std::size_t i : inside) widest = std::max(widest, P.w(i));
+    rebuild();
   }
 }
 
@@ -470,7 +480,9 @@ State greedy(const Prepared& P, Key key, bool improve) {
   LazyOrder order(P, key);
   // whether i can still be taken whole: monotone, since the room and the group caps
   // only shrink as items are taken
-  auto fits = [&](std::size_t i) { return !st.kept[i] && st.group_ok(i) && P.w(i) <= st.room(i, 0); };
+  auto fits = [&](std::size_t i) {
+    return P.w(i) <= P.p.budget - st.used && !st.kept[i] && st.group_ok(i) && P.w(i) <= st.room(i, 0);
+  };
   for (std::size_t i = order.next(fits); i < P.n; i = order.next(fits)) st.add(i, P.w(i));
   if (improve) {
     fill_truncatable(st);
