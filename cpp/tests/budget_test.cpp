@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace cb = covekit::budget;
@@ -415,4 +416,25 @@ TEST(Budget, LargeInputsStayFeasible) {
   EXPECT_TRUE(feasible(in, sel.kept));
   EXPECT_LE(sel.total, 4000);
   EXPECT_GE(sel.total, 3900);  // the room left is smaller than any item that could still go in
+}
+
+TEST(BudgetThreads, ConcurrentPacksAgree) {
+  // pack keeps no state: the same problem packed on four threads at once gives one answer
+  std::mt19937 rng(13);
+  Instance in;
+  in.sections = {cb::Section{0, 0, INT64_MAX, 4, "evidence"}, cb::Section{1, 50, INT64_MAX, 4, "history"}};
+  for (int i = 0; i < 400; ++i)
+    in.add(std::uniform_int_distribution<int64_t>(10, 200)(rng), std::uniform_real_distribution<double>(0, 1)(rng),
+           i % 2, i % 40, i % 2 ? cb::kTruncateStart : 0, 5);
+  in.group_cap = 2;
+  in.budget = 2000;
+  const std::vector<int64_t> expect = cb::pack(in.problem()).kept;
+  std::vector<std::vector<int64_t>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got)
+    threads.emplace_back([&in, &g] {
+      for (int r = 0; r < 20; ++r) g = cb::pack(in.problem()).kept;
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expect);
 }
