@@ -590,3 +590,26 @@ def test_doctests() -> None:
     for module in (c, d, m, r):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+class Undercounting(ContextBuilder):
+    """Estimates every block 3 tokens short, so the rendered prompt comes out over the
+    budget and the builder must repack (regression: with a fixed shrink it could keep
+    refilling the room with other blocks that were short the same way, and gave up)."""
+
+    def _estimate_tokens(self, alive: list[Any]) -> None:
+        super()._estimate_tokens(alive)
+        for c in alive:
+            c.tokens = max(1, c.tokens - 3)
+
+
+@pytest.mark.parametrize("budget", [120, 200, 333, 500, 800])
+def test_repacking_converges_when_estimates_are_short(budget: int) -> None:
+    docs = [Document(f"Refund rule {i}: receipts of kind {i} go to desk {i * 7}.", f"d{i}",
+                     acl=["p"]) for i in range(40)]  # fmt: skip
+    kb = kb_with(docs)
+    b = Undercounting(kb, model=MODEL, per_document_cap=0, reranker=None, dedup=None)
+    ctx = b.build("refund rule receipts desk", principals=["p"], budget=budget)
+    assert ctx.prompt_tokens == count(ctx.messages) <= budget
+    assert ctx.manifest.packer["repacks"] >= 1
+    assert ctx.citations

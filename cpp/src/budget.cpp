@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -40,12 +41,7 @@ struct Prepared {
   std::size_t num_sections = 0;
   std::vector<int32_t> levels;            // distinct priorities, ascending
   std::vector<int32_t> level_of_section;  // section -> level index
-  std::vector<int32_t> level_of;          // item -> level index
   std::vector<int64_t> emin;              // effective minimum per section
-  std::vector<int64_t> low;               // item: min_keep if truncatable, else tokens
-  std::vector<uint8_t> trunc;             // item is truncatable
-  std::vector<uint8_t> req;               // item is required
-  std::vector<double> density;            // utility / tokens
   std::vector<int32_t> trunc_order;       // truncatable items by (level, density desc, index)
 
   std::vector<int32_t> own_section, own_group;  // the defaults of empty spans
@@ -63,14 +59,23 @@ struct Prepared {
   [[nodiscard]] double u(std::size_t i) const { return p.utility[i]; }
   [[nodiscard]] std::size_t sec(std::size_t i) const { return static_cast<std::size_t>(section[i]); }
   [[nodiscard]] int32_t grp(std::size_t i) const { return group[i]; }
+  // computed from the inputs where they are needed (no per-item arrays to fill)
+  [[nodiscard]] bool req(std::size_t i) const { return (flags[i] & kRequired) != 0; }
+  [[nodiscard]] bool trunc(std::size_t i) const { return (flags[i] & (kTruncateStart | kTruncateEnd)) != 0; }
+  // the fewest tokens the item can be kept with: min_keep if truncatable, else all
+  [[nodiscard]] int64_t low(std::size_t i) const {
+    return trunc(i) ? (p.min_keep.empty() ? 1 : p.min_keep[i]) : p.tokens[i];
+  }
+  [[nodiscard]] double density(std::size_t i) const { return p.utility[i] / static_cast<double>(p.tokens[i]); }
+  [[nodiscard]] int32_t level_of(std::size_t i) const { return level_of_section[sec(i)]; }
 };
 
 enum class Key { kDensity, kScore };
 
 Keyed keyed(const Prepared& P, std::size_t i, Key key) {
-  const double score = key == Key::kDensity ? P.density[i] : P.u(i);
+  const double score = key == Key::kDensity ? P.density(i) : P.u(i);
   const uint64_t inv = ~std::bit_cast<uint64_t>(score + 0.0);  // +0.0: no -0
-  return {(static_cast<uint64_t>(static_cast<uint32_t>(P.level_of[i])) << 32) | (inv >> 32),
+  return {(static_cast<uint64_t>(static_cast<uint32_t>(P.level_of(i))) << 32) | (inv >> 32),
           ((inv & 0xffffffffULL) << 32) | static_cast<uint32_t>(i)};
 }
 bool key_less(const Keyed& a, const Keyed& b) { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; }
@@ -196,11 +201,6 @@ Prepared prepare(const Problem& p) {
     P.level_of_section[s] = static_cast<int32_t>(
         std::lower_bound(P.levels.begin(), P.levels.end(), p.sections[s].priority) - P.levels.begin());
 
-  P.low.resize(n);
-  P.trunc.resize(n);
-  P.req.resize(n);
-  P.density.resize(n);
-  P.level_of.resize(n);
   std::vector<int64_t> sec_sum(S, 0);
   std::vector<uint8_t> sec_has(S, 0);
   for (std::size_t i = 0; i < n; ++i) {
@@ -219,17 +219,11 @@ Prepared prepare(const Problem& p) {
       bad(item() + ": unknown flag bits " + std::to_string(f));
     if ((f & kTruncateStart) && (f & kTruncateEnd))
       bad(item() + ": truncatable from the start or from the end, not both");
-    P.req[i] = (f & kRequired) ? 1 : 0;
-    P.trunc[i] = (f & (kTruncateStart | kTruncateEnd)) ? 1 : 0;
-    int64_t lo = p.tokens[i];
-    if (P.trunc[i]) {
-      lo = p.min_keep.empty() ? 1 : p.min_keep[i];
+    if (f & (kTruncateStart | kTruncateEnd)) {
+      const int64_t lo = p.min_keep.empty() ? 1 : p.min_keep[i];
       if (lo < 1 || lo > p.tokens[i])
         bad(item() + ": min_keep must be in [1, tokens=" + num(p.tokens[i]) + "], got " + num(lo));
     }
-    P.low[i] = lo;
-    P.density[i] = p.utility[i] / static_cast<double>(p.tokens[i]);
-    P.level_of[i] = P.level_of_section[static_cast<std::size_t>(P.section[i])];
     sec_sum[static_cast<std::size_t>(P.section[i])] += p.tokens[i];
     sec_has[static_cast<std::size_t>(P.section[i])] = 1;
   }
@@ -238,7 +232,7 @@ Prepared prepare(const Problem& p) {
     P.emin[s] = sec_has[s] ? std::min(p.sections[s].min_tokens, p.sections[s].overhead + sec_sum[s]) : 0;
   std::vector<int32_t> truncatable;
   for (std::size_t i = 0; i < n; ++i)
-    if (P.trunc[i]) truncatable.push_back(static_cast<int32_t>(i));
+    if (P.trunc(i)) truncatable.push_back(static_cast<int32_t>(i));
   P.trunc_order = full_order(P, Key::kDensity, &truncatable);
   return P;
 }
@@ -250,6 +244,7 @@ struct State {
   std::vector<int64_t> content;  // per section, overhead excluded
   std::vector<int32_t> count;    // items per section
   std::vector<int32_t> gcount;   // items per group
+  std::vector<uint32_t> members; // the items in, in the order they came in
   int64_t used = 0;              // overheads included
 
   explicit State(const Prepared& prep)
@@ -284,6 +279,7 @@ struct State {
     const int32_t g = P->grp(i);
     if (g >= 0) ++gcount[static_cast<std::size_t>(g)];
     kept[i] = t;
+    members.push_back(static_cast<uint32_t>(i));
   }
   void extend(std::size_t i, int64_t t) {
     kept[i] += t;
@@ -299,6 +295,8 @@ struct State {
     const int32_t g = P->grp(i);
     if (g >= 0) --gcount[static_cast<std::size_t>(g)];
     kept[i] = 0;
+    const auto at = std::find(members.rbegin(), members.rend(), static_cast<uint32_t>(i));
+    members.erase(std::next(at).base());
   }
   [[nodiscard]] int64_t total_need() const {
     int64_t t = 0;
@@ -307,10 +305,9 @@ struct State {
   }
   [[nodiscard]] std::vector<double> level_values() const {
     std::vector<double> lv(P->levels.size(), 0.0);
-    for (std::size_t i = 0; i < P->n; ++i) {
-      if (!kept[i]) continue;
+    for (const uint32_t i : members) {
       const double v = kept[i] == P->w(i) ? P->u(i) : P->u(i) * static_cast<double>(kept[i]) / static_cast<double>(P->w(i));
-      lv[static_cast<std::size_t>(P->level_of[i])] += v;
+      lv[static_cast<std::size_t>(P->level_of(i))] += v;
     }
     return lv;
   }
@@ -327,9 +324,9 @@ void start(State& st, Key key) {
   const Problem& p = P.p;
   int64_t required = 0;
   for (std::size_t i = 0; i < P.n; ++i)
-    if (P.req[i]) {
-      st.add(i, P.low[i]);
-      required += P.low[i];
+    if (P.req(i)) {
+      st.add(i, P.low(i));
+      required += P.low(i);
     }
   for (std::size_t s = 0; s < P.num_sections; ++s)
     if (st.section_total(s) > p.sections[s].max_tokens)
@@ -368,10 +365,10 @@ void start(State& st, Key key) {
       const auto i = static_cast<std::size_t>(ii);
       if (P.sec(i) != s || st.kept[i] || !st.group_ok(i)) continue;
       const int64_t room = st.room(i, st.total_need());
-      if (P.trunc[i]) {
+      if (P.trunc(i)) {
         // only what the minimum needs: the fill extends it later if room is left
         const int64_t oh = st.count[s] ? 0 : p.sections[s].overhead;
-        if (room >= P.low[i]) st.add(i, std::clamp(st.need(s) - oh, P.low[i], std::min(room, P.w(i))));
+        if (room >= P.low(i)) st.add(i, std::clamp(st.need(s) - oh, P.low(i), std::min(room, P.w(i))));
       } else if (P.w(i) <= room) {
         st.add(i, P.w(i));
       }
@@ -403,7 +400,7 @@ void fill_truncatable(State& st) {
       if (t > 0) st.extend(i, t);
     } else if (st.group_ok(i)) {
       const int64_t room = st.room(i, 0);
-      if (room >= P.low[i]) st.add(i, std::min(room, P.w(i)));
+      if (room >= P.low(i)) st.add(i, std::min(room, P.w(i)));
     }
   }
 }
@@ -417,7 +414,7 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
   // members by ascending utility: the first feasible one is the best to give up
   std::vector<std::size_t> inside;
   for (std::size_t i = 0; i < P.n; ++i)
-    if (st.kept[i] == P.w(i) && !P.req[i]) inside.push_back(i);
+    if (st.kept[i] == P.w(i) && !P.req(i)) inside.push_back(i);
   auto by_utility = [&](std::size_t a, std::size_t b) { return P.u(a) != P.u(b) ? P.u(a) < P.u(b) : a < b; };
   std::sort(inside.begin(), inside.end(), by_utility);
   int64_t overheads = 0;
@@ -432,7 +429,7 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
   };
   rebuild();
   for (std::size_t j : candidates) {
-    if (st.kept[j] || P.req[j]) continue;
+    if (st.kept[j] || P.req(j)) continue;
     const int64_t need = P.w(j) - (p.budget - st.used) - overheads;
     // the members whose utility is below j's (by the tolerance)
     const double below = P.u(j) - kRelTol * (1.0 + P.u(j));
@@ -444,7 +441,7 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
     std::size_t best = P.n;
     for (std::size_t k = 0; k < m; ++k) {
       const std::size_t i = inside[k];
-      if (P.w(i) < need || P.level_of[i] != P.level_of[j]) continue;
+      if (P.w(i) < need || P.level_of(i) != P.level_of(j)) continue;
       const std::size_t si = P.sec(i);
       // tokens after removing i and adding j
       int64_t used = st.used - P.w(i) - ((st.count[si] == 1) ? p.sections[si].overhead : 0);
@@ -514,7 +511,7 @@ class Search {
       const auto i = static_cast<std::size_t>(items_[k]);
       prefix_w_[k + 1] = prefix_w_[k] + P.w(i);
       prefix_u_[k + 1] = prefix_u_[k] + P.u(i);
-      block_end_[static_cast<std::size_t>(P.level_of[i])] = k + 1;
+      block_end_[static_cast<std::size_t>(P.level_of(i))] = k + 1;
     }
     block_start_.assign(L, 0);
     std::size_t prev = 0;
@@ -524,7 +521,7 @@ class Search {
       prev = block_end_[l];
     }
     for (std::size_t i = 0; i < P.n; ++i)
-      if (P.req[i]) in_[i] = 1;
+      if (P.req(i)) in_[i] = 1;
   }
 
   void set_incumbent(const State& st) {
@@ -537,7 +534,7 @@ class Search {
     limit_ = node_limit;
     State st(P_);
     for (std::size_t i = 0; i < P_.n; ++i)
-      if (P_.req[i]) st.add(i, P_.low[i]);
+      if (P_.req(i)) st.add(i, P_.low(i));
     dfs(0, st);
     return !stopped_;
   }
@@ -563,7 +560,7 @@ class Search {
       for (int32_t ii : dorder_) {
         const auto i = static_cast<std::size_t>(ii);
         if (!need) break;
-        if (P_.sec(i) != s || !scratch_.kept[i] || !P_.trunc[i]) continue;
+        if (P_.sec(i) != s || !scratch_.kept[i] || !P_.trunc(i)) continue;
         const int64_t t = std::min({need, P_.w(i) - scratch_.kept[i], p.budget - scratch_.used,
                                     p.sections[s].max_tokens - scratch_.section_total(s)});
         if (t > 0) {
@@ -575,7 +572,7 @@ class Search {
     }
     for (int32_t ii : dorder_) {
       const auto i = static_cast<std::size_t>(ii);
-      if (!scratch_.kept[i] || !P_.trunc[i]) continue;
+      if (!scratch_.kept[i] || !P_.trunc(i)) continue;
       const std::size_t s = P_.sec(i);
       const int64_t t = std::min({P_.w(i) - scratch_.kept[i], p.budget - scratch_.used,
                                   p.sections[s].max_tokens - scratch_.section_total(s)});
@@ -610,14 +607,14 @@ class Search {
     const auto i = static_cast<std::size_t>(items_[k]);
     const std::size_t s = P_.sec(i);
     // include item i (at min_keep when truncatable: evaluate() extends it)
-    if (st.group_ok(i) && st.used + st.cost(s, P_.low[i]) <= P_.p.budget &&
-        st.section_total(s) + st.cost(s, P_.low[i]) <= P_.p.sections[s].max_tokens) {
-      st.add(i, P_.low[i]);
-      extra_[s] += P_.w(i) - P_.low[i];
-      in_value_[static_cast<std::size_t>(P_.level_of[i])] += P_.u(i);
+    if (st.group_ok(i) && st.used + st.cost(s, P_.low(i)) <= P_.p.budget &&
+        st.section_total(s) + st.cost(s, P_.low(i)) <= P_.p.sections[s].max_tokens) {
+      st.add(i, P_.low(i));
+      extra_[s] += P_.w(i) - P_.low(i);
+      in_value_[static_cast<std::size_t>(P_.level_of(i))] += P_.u(i);
       dfs(k + 1, st);
-      in_value_[static_cast<std::size_t>(P_.level_of[i])] -= P_.u(i);
-      extra_[s] -= P_.w(i) - P_.low[i];
+      in_value_[static_cast<std::size_t>(P_.level_of(i))] -= P_.u(i);
+      extra_[s] -= P_.w(i) - P_.low(i);
       st.remove(i);
     }
     dfs(k + 1, st);
@@ -643,7 +640,7 @@ class Search {
         b += prefix_u_[j] - prefix_u_[a];
         if (j < e) {
           const auto i = static_cast<std::size_t>(items_[j]);
-          b += P_.density[i] * static_cast<double>(base + cap - prefix_w_[j]);
+          b += P_.density(i) * static_cast<double>(base + cap - prefix_w_[j]);
         }
       }
       bound_[l] = b;
@@ -658,9 +655,9 @@ class Search {
     req_value_.assign(L, 0.0);
     extra_.assign(P_.num_sections, 0);
     for (std::size_t i = 0; i < P_.n; ++i)
-      if (P_.req[i]) {
-        req_value_[static_cast<std::size_t>(P_.level_of[i])] += P_.u(i);
-        extra_[P_.sec(i)] += P_.w(i) - P_.low[i];
+      if (P_.req(i)) {
+        req_value_[static_cast<std::size_t>(P_.level_of(i))] += P_.u(i);
+        extra_[P_.sec(i)] += P_.w(i) - P_.low(i);
       }
   }
 
@@ -684,12 +681,16 @@ class Search {
   int64_t limit_ = 0;
 };
 
-Selection finish(const Prepared& P, const std::vector<int64_t>& kept, std::string method, bool exact,
-                 int64_t nodes) {
-  const Problem& p = P.p;
+State state_of(const Prepared& P, const std::vector<int64_t>& kept) {
   State st(P);
   for (std::size_t i = 0; i < P.n; ++i)
     if (kept[i]) st.add(i, kept[i]);
+  return st;
+}
+
+Selection finish(const Prepared& P, State st, std::string method, bool exact, int64_t nodes) {
+  const Problem& p = P.p;
+  const std::vector<int64_t>& kept = st.kept;
   Selection out;
   out.kept = kept;
   out.status.assign(P.n, static_cast<uint8_t>(Status::kKept));
@@ -699,7 +700,7 @@ Selection finish(const Prepared& P, const std::vector<int64_t>& kept, std::strin
     Status why = Status::kOverBudget;
     if (!st.group_ok(i))
       why = Status::kGroupCap;
-    else if (st.section_total(s) + st.cost(s, P.low[i]) > p.sections[s].max_tokens)
+    else if (st.section_total(s) + st.cost(s, P.low(i)) > p.sections[s].max_tokens)
       why = Status::kSectionFull;
     out.status[i] = static_cast<uint8_t>(why);
   }
@@ -729,19 +730,18 @@ bool lex_better(std::span<const double> a, std::span<const double> b) noexcept {
 
 Selection greedy_by_score(const Problem& p) {
   const Prepared P = prepare(p);
-  const State st = greedy(P, Key::kScore, false);
-  return finish(P, st.kept, "score", false, 0);
+  return finish(P, greedy(P, Key::kScore, false), "score", false, 0);
 }
 
 Selection pack(const Problem& p) {
   const Prepared P = prepare(p);
   std::size_t optional = 0;
-  for (std::size_t i = 0; i < P.n; ++i) optional += P.req[i] ? 0 : 1;
+  for (std::size_t i = 0; i < P.n; ++i) optional += P.req(i) ? 0 : 1;
 
   // The greedy runs. In the exact regime a minimum the greedy could not meet is left to
   // the search, which may still find a way; the required items must fit either way.
   const bool exact_regime = optional <= static_cast<std::size_t>(p.exact_limit);
-  std::vector<int64_t> best;
+  std::optional<State> best;
   std::vector<double> best_lv;
   std::string method;
   bool have = false;
@@ -750,7 +750,7 @@ Selection pack(const Problem& p) {
       State st = greedy(P, key, true);
       std::vector<double> lv = st.level_values();
       if (!have || lex_better(lv, best_lv)) {
-        best = std::move(st.kept);
+        best.emplace(std::move(st));
         best_lv = std::move(lv);
         method = key == Key::kDensity ? "density" : "score";
         have = true;
@@ -762,20 +762,15 @@ Selection pack(const Problem& p) {
       if (!exact_regime && key == Key::kScore && !have) throw;
     }
   }
-  if (!exact_regime) return finish(P, best, method, false, 0);
+  if (!exact_regime) return finish(P, std::move(*best), method, false, 0);
 
   std::vector<int32_t> dorder = full_order(P, Key::kDensity);
   std::vector<int32_t> items;
   for (int32_t i : dorder)
-    if (!P.req[static_cast<std::size_t>(i)]) items.push_back(i);
+    if (!P.req(static_cast<std::size_t>(i))) items.push_back(i);
   Search search(P, std::move(dorder), std::move(items));
   search.init_values();
-  if (have) {
-    State st(P);
-    for (std::size_t i = 0; i < P.n; ++i)
-      if (best[i]) st.add(i, best[i]);
-    search.set_incumbent(st);
-  }
+  if (have) search.set_incumbent(*best);
   const bool complete = search.run(p.node_limit);
   if (!search.found()) {
     // no selection meets the minimums: say which one, with the greedy's numbers
@@ -783,7 +778,8 @@ Selection pack(const Problem& p) {
     throw BudgetExceeded("no selection meets the section minimums within the budget of " + num(p.budget),
                          p.budget + 1, p.budget, BudgetExceeded::Cause::kMinimum);
   }
-  return finish(P, search.best_kept(), complete ? "exact" : "exact-partial", complete, search.nodes());
+  return finish(P, state_of(P, search.best_kept()), complete ? "exact" : "exact-partial", complete,
+                search.nodes());
 }
 
 }  // namespace covekit::budget

@@ -95,7 +95,7 @@ DEFAULT_SECTIONS: dict[str, Section] = {
     "evidence": Section("evidence", priority=1),
     "history": Section("history", priority=2),
 }
-_MAX_REPACKS = 8
+_MAX_REPACKS = 16
 
 
 class Retriever(Protocol):
@@ -559,7 +559,11 @@ class ContextBuilder:
                     needed=total,
                     available=room,
                 )
-            limit -= total - room
+            # Shrink by the overshoot, doubling each time: a packer that refills the
+            # smaller room with other blocks whose seams merge the same way cannot keep
+            # the prompt over the budget, and with no evidence left the count is exact
+            # (every other section is whole messages, counted alone).
+            limit -= (total - room) << (repacks - 1)
         steps.append(
             StepRecord(
                 "pack", time.perf_counter() - t, detail=f"{packing.method}, {repacks} repacks"
