@@ -47,8 +47,9 @@ void register_near_duplicate(py::module_& m) {
       "minhash_texts",
       [](py::handle tokenizer, py::handle texts, std::size_t shingle, std::size_t k, uint64_t seed) {
         const Tokenizer& tok = native_tokenizer(tokenizer);
+        std::vector<uint32_t> ids;  // reused from text to text
         return sketch_texts(texts, shingle, k, [&](std::string_view text, std::span<uint64_t> out) {
-          std::vector<uint32_t> ids;
+          ids.clear();
           tok.encode_ordinary(text, ids);
           near_duplicate::sketch(ids, shingle, seed, out);
         });

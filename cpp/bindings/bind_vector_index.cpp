@@ -216,6 +216,21 @@ void register_vector_index(py::module_& m) {
       .def("attributes", [](const PyVectorIndex& s, uint64_t id) { return attributes_to_dict(s.core->attributes(id)); },
            py::arg("id"))
       .def("vector", [](const PyVectorIndex& s, uint64_t id) { return to_numpy(s.core->vector(id)); }, py::arg("id"))
+      .def(
+          "vectors",
+          [](const PyVectorIndex& s, py::array_t<uint64_t, py::array::c_style | py::array::forcecast> ids) {
+            if (ids.ndim() != 1) throw InvalidInput("ids must be a 1-D array");
+            const auto n = static_cast<std::size_t>(ids.shape(0));
+            const std::size_t dim = s.core->options().dim;
+            py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(dim)});
+            float* dst = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              s.core->vectors({ids.data(), n}, dst);
+            }
+            return out;
+          },
+          py::arg("ids"))
       .def("to_bytes",
            [](const PyVectorIndex& s) {
              std::string b;

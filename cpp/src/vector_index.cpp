@@ -584,6 +584,15 @@ std::vector<float> VectorIndex::vector(uint64_t id) const {
   return std::vector<float>(p, p + impl_->opt.dim);
 }
 
+void VectorIndex::vectors(std::span<const uint64_t> ids, float* out) const {
+  Impl::ReadLock l(*impl_);
+  const std::size_t dim = impl_->opt.dim;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto* p = reinterpret_cast<const float*>(impl_->hnsw->getDataByInternalId(impl_->slot_of(ids[i])));
+    std::copy(p, p + dim, out + i * dim);
+  }
+}
+
 SearchResult VectorIndex::search(const float* queries, std::size_t nq, std::size_t k, std::size_t ef,
                                  const filter::Expr* filter, std::size_t num_threads, SearchInfo* info) const {
   const Impl& im = *impl_;

@@ -288,3 +288,22 @@ TEST(VectorIndex, ThreadedSearchWhileWriting) {
   EXPECT_GT(searches.load(), 0u);
   EXPECT_EQ(index.size(), 4000u - 600u);
 }
+
+TEST(VectorIndex, VectorsOfManyIdsEqualEachOne) {
+  const std::size_t dim = 6;
+  VectorIndex index(Options{dim, Metric::kCosine, 8, 50, 1});
+  auto v = random_vectors(200, dim, 9);
+  std::vector<uint64_t> ids(200);
+  std::iota(ids.begin(), ids.end(), 70);
+  index.add(ids, v.data(), {}, 1);
+  const std::vector<uint64_t> want = {250, 70, 71, 150, 70};
+  std::vector<float> out(want.size() * dim);
+  index.vectors(want, out.data());
+  for (std::size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(std::vector<float>(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                                 out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim)),
+              index.vector(want[i]));
+  const std::vector<uint64_t> missing = {70, 5};
+  EXPECT_THROW(index.vectors(missing, out.data()), covekit::InvalidInput);
+  index.vectors({}, out.data());  // nothing to read
+}

@@ -93,6 +93,9 @@ class VectorIndex {
   [[nodiscard]] filter::Attributes attributes(uint64_t id) const;
   // The stored vector (normalized under cosine).
   [[nodiscard]] std::vector<float> vector(uint64_t id) const;
+  // The stored vectors of `ids`, in that order, into `out` (ids.size() rows of dim),
+  // read under one lock: a concurrent write shows in all of them or in none.
+  void vectors(std::span<const uint64_t> ids, float* out) const;
 
   // k nearest allowed ids of each of nq queries (nq x dim, row-major). ef 0 = ef().
   // `filter` may be null. `num_threads` 0 = hardware concurrency (small batches inline).

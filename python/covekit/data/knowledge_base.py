@@ -816,22 +816,22 @@ class KnowledgeBase:
         """
         ids = _chunk_id_list(chunk_ids)
         index = self.vector_index
-        get = index._impl.vector  # one native call per id (no batch getter yet)
-        try:
-            rows = [get(c) for c in ids]
-        except InvalidInput:
-            rows = []
-            for c in ids:
-                if c in index:
-                    rows.append(get(c))
-                elif c in self._chunks:  # an all-zero embedding, kept out of the index
-                    rows.append(np.zeros(index.dim, dtype=np.float32))
-                else:
-                    raise KeyError(
-                        f"chunk {c} is not in this knowledge base (removed, or never added)"
-                    ) from None
-        if not rows:
+        if not ids:
             return np.empty((0, index.dim), dtype=np.float32)
+        try:
+            return index.vectors(np.array(ids, dtype=np.uint64))  # one native call
+        except InvalidInput:
+            pass
+        rows = []
+        for c in ids:
+            if c in index:
+                rows.append(index.vector(c))
+            elif c in self._chunks:  # an all-zero embedding, kept out of the index
+                rows.append(np.zeros(index.dim, dtype=np.float32))
+            else:
+                raise KeyError(
+                    f"chunk {c} is not in this knowledge base (removed, or never added)"
+                ) from None
         return np.array(rows, dtype=np.float32)
 
     # ------------------------------------------------------------------ persistence

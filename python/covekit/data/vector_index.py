@@ -341,6 +341,20 @@ class VectorIndex:
         """The stored vector of ``id`` (unit length under the cosine metric)."""
         return self._impl.vector(int(id))
 
+    def vectors(self, ids: IdsLike) -> npt.NDArray[np.float32]:
+        """The stored vectors of ``ids`` as an ``(n, dim)`` float32 array, in that order,
+        read in one native call under one lock (a concurrent write shows in all of them
+        or in none). Raises :class:`~covekit.errors.InvalidInput` for an id that is not in
+        the index.
+
+        >>> import numpy as np, covekit
+        >>> index = covekit.VectorIndex(2, metric="l2")
+        >>> index.add([7, 8], np.array([[1, 0], [0, 2]], np.float32))
+        >>> index.vectors([8, 7]).tolist()
+        [[0.0, 2.0], [1.0, 0.0]]
+        """
+        return self._impl.vectors(_as_ids(ids))
+
     def ids(self) -> npt.NDArray[np.uint64]:
         """Every id in the index (in slot order).
 

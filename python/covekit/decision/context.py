@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from covekit.data.filters import Filter
+from covekit.data.fusion import _normalize
 from covekit.data.knowledge_base import KnowledgeBase, SearchHit
 from covekit.data.tokenize import Tokenizer, get_tokenizer, tokenizer_for_model
 from covekit.decision.budget import Budget, BudgetPlan, Deadline
@@ -205,6 +206,27 @@ class _Cand:
     tokens: int = 0
     vector: Any = None
     flags: list[str] = field(default_factory=list)
+
+
+class _Costs:
+    """The tokens each message adds to the prompt, counted once per build: the fixed
+    messages and the whole history turns are the same objects in every repack, and only
+    the evidence message (and a cut history turn) is new. Entries keep their message
+    alive, so an id is never reused while it is a key."""
+
+    __slots__ = ("_count", "_memo")
+
+    def __init__(self, count: Callable[[Message], int]) -> None:
+        self._count = count
+        self._memo: dict[int, tuple[Message, int]] = {}
+
+    def __call__(self, message: Message) -> int:
+        hit = self._memo.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        n = self._count(message)
+        self._memo[id(message)] = (message, n)
+        return n
 
 
 def _signals(hit: SearchHit) -> dict[str, dict[str, float | int | None]]:
@@ -540,14 +562,15 @@ class ContextBuilder:
         t = time.perf_counter()
         limit = room
         repacks = 0
+        cost = _Costs(self._message_cost)
         while True:
-            packing, layout = self._pack(fixed, history_msgs, alive, limit)
+            packing, layout = self._pack(fixed, history_msgs, alive, limit, cost)
             kept = [alive[i] for i in layout["evidence_kept"]]
             conflicts = self._conflicts(kept) if step_skipped("conflicts") is None else []
             messages, citations, evidence_shown = self._render(
-                fixed, history_msgs, layout, kept, conflicts
+                fixed, history_msgs, layout, kept, conflicts, cost
             )
-            costs = [self._message_cost(m) for m in messages]
+            costs = [cost(m) for m in messages]
             total = sum(costs) + self._reply
             if total <= room:
                 break
@@ -719,7 +742,7 @@ class ContextBuilder:
         return out
 
     def _stale(self, hit: SearchHit, fresh: Any, now: float) -> str | None:
-        if fresh is not None and fresh.valid_until is not None and fresh.expired(now):
+        if fresh is not None and fresh.expired(now):
             return f"valid_until passed {_ago(now - fresh.valid_until)} ago"
         if self.freshness.ttl:
             meta = getattr(hit, "metadata", {}) or {}
@@ -727,13 +750,11 @@ class ContextBuilder:
             source = declared if isinstance(declared, str) else hit.doc_id
             ttl = self.freshness.ttl_for(source)
             if ttl is not None:
-                updated = fresh.updated_at if fresh is not None else None
-                if updated is None:
+                age = fresh.age(now) if fresh is not None else None
+                if age is None:
                     return f"no updated_at, and its source has a TTL of {_ago(ttl)}"
-                if updated + ttl < now:
-                    return (
-                        f"updated {_ago(now - updated)} ago, past its source's TTL of {_ago(ttl)}"
-                    )
+                if age > ttl:
+                    return f"updated {_ago(age)} ago, past its source's TTL of {_ago(ttl)}"
         return None
 
     def _vectors(self, alive: list[_Cand]) -> Any:
@@ -758,9 +779,7 @@ class ContextBuilder:
             [c.rerank_score if c.rerank_score is not None else c.hit.score for c in alive],
             np.float64,
         )
-        lo, hi = float(scores.min()), float(scores.max())
-        scaled = np.ones_like(scores) if hi <= lo else (scores - lo) / (hi - lo)
-        for c, s in zip(alive, scaled, strict=True):
+        for c, s in zip(alive, _normalize(scores, "minmax"), strict=True):
             c.utility = 0.05 + 0.95 * float(s)
 
     def _fixed_messages(
@@ -845,7 +864,12 @@ class ContextBuilder:
         return out
 
     def _pack(
-        self, fixed: dict[str, Message], history: list[Message], alive: list[_Cand], limit: int
+        self,
+        fixed: dict[str, Message],
+        history: list[Message],
+        alive: list[_Cand],
+        limit: int,
+        cost: Callable[[Message], int],
     ) -> tuple[Any, dict[str, Any]]:
         secs = self.sections
         names = [n for n in SECTION_NAMES if n in secs]
@@ -861,7 +885,7 @@ class ContextBuilder:
         sep = 1  # the blank line between two blocks (counted exactly after rendering)
         for name in ("system", "policy", "tools", "query"):
             if name in fixed:
-                tokens.append(self._message_cost(fixed[name]))
+                tokens.append(cost(fixed[name]))
                 utility.append(1.0)
                 section.append(index[name])
                 groups.append(None)
@@ -870,7 +894,7 @@ class ContextBuilder:
                 min_keep.append(1)
                 owner.append((name, 0))
         if history:
-            costs = [self._message_cost(m) for m in history]
+            costs = [cost(m) for m in history]
             tokens.append(sum(costs))
             utility.append(1.0)
             section.append(index["history"])
@@ -920,7 +944,7 @@ class ContextBuilder:
             min_keep=min_keep,
         )
         layout: dict[str, Any] = {
-            "history_full": sum(self._message_cost(m) for m in history) if history else 0,
+            "history_full": sum(cost(m) for m in history),
             "evidence_kept": [],
             "evidence_tokens": {},
             "evidence_status": {},
@@ -966,13 +990,14 @@ class ContextBuilder:
         layout: dict[str, Any],
         kept: list[_Cand],
         conflicts: list[Conflict],
+        cost: Callable[[Message], int],
     ) -> tuple[list[Message], dict[int, Citation], dict[int, int]]:
         messages: list[Message] = []
         for name in ("system", "policy", "tools"):
             if name in layout["fixed"]:
                 messages.append(fixed[name])
         if history and layout["history_tokens"]:
-            messages.extend(self._history_within(history, layout["history_tokens"]))
+            messages.extend(self._history_within(history, layout["history_tokens"], cost))
         citations: dict[int, Citation] = {}
         shown: dict[int, int] = {}
         if kept:
@@ -1009,16 +1034,18 @@ class ContextBuilder:
         messages.append(fixed["query"])
         return messages, citations, shown
 
-    def _history_within(self, history: list[Message], allowed: int) -> list[Message]:
+    def _history_within(
+        self, history: list[Message], allowed: int, cost: Callable[[Message], int]
+    ) -> list[Message]:
         """The latest messages whose framing and content fit ``allowed`` tokens; the
         oldest one kept may lose its start (at a token boundary)."""
         out: list[Message] = []
         left = allowed
         for m in reversed(history):
-            cost = self._message_cost(m)
-            if cost <= left:
+            n = cost(m)
+            if n <= left:
                 out.append(m)
-                left -= cost
+                left -= n
                 continue
             framing = self._message_cost({**m, "content": ""})
             if left - framing >= 8:

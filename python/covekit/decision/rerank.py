@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from covekit import _core
 from covekit.data.embed import Embedder, HashingEmbedder
+from covekit.data.fusion import _normalize
 from covekit.errors import OptionalDependencyMissing, RerankerError
 
 __all__ = [
@@ -72,14 +73,6 @@ class Reranker(Protocol):
     def rerank(
         self, query: str, candidates: Sequence[Candidate]
     ) -> Sequence[tuple[int, float]]: ...
-
-
-def _minmax(scores: Sequence[float]) -> npt.NDArray[np.float64]:
-    s = np.asarray(scores, dtype=np.float64)
-    if not len(s):
-        return s
-    lo, hi = float(s.min()), float(s.max())
-    return np.ones_like(s) if hi - lo <= 0 else (s - lo) / (hi - lo)
 
 
 class MMRReranker:
@@ -129,7 +122,7 @@ class MMRReranker:
         if not candidates:
             return []
         vecs = self._vectors(candidates)
-        relevance = _minmax([c.score for c in candidates])
+        relevance = _normalize(np.array([c.score for c in candidates], np.float64), "minmax")
         order, scores = _core.mmr(vecs, relevance, self.lambda_, len(candidates))
         return [(candidates[int(i)].chunk_id, float(s)) for i, s in zip(order, scores, strict=True)]
 

@@ -173,7 +173,8 @@ class Contract:
         registry: JSON Schemas by URI for remote ``$ref`` (no network is used).
         format_assertion: check ``format`` keywords instead of treating them as notes.
         tokenizer: counts tokens when a budget needs them and the model reports none
-            (a :class:`covekit.Tokenizer` or an encoding name; default ``o200k_base``).
+            (a :class:`covekit.Tokenizer` or an encoding name; default: the tokenizer of
+            the budget's ``model`` when covekit knows it, else ``o200k_base``).
 
     >>> import covekit
     >>> c = covekit.Contract({"type": "object", "required": ["answer"]}, max_attempts=2)
@@ -264,6 +265,7 @@ class Contract:
         self._repair = any("repair" in seq for seq in self.on_fail.values())
         self._tokenizer_arg = tokenizer
         self._tokenizer: Any = None
+        self._format: Any = None
 
     def __repr__(self) -> str:
         out = (
@@ -499,28 +501,44 @@ class Contract:
             or b.max_completion_tokens is not None
         )
 
-    def _count(self, text: str) -> int:
+    def _counting(self) -> tuple[Any, Any]:
+        """The tokenizer and chat format that count prompts, resolved once: the ones
+        given, else the budget's model's, else o200k_base and OpenAI's framing."""
         if self._tokenizer is None:
-            from covekit.data.tokenize import Tokenizer, get_tokenizer
+            from covekit.data.tokenize import Tokenizer, get_tokenizer, tokenizer_for_model
+            from covekit.decision.chat_format import ChatFormat, chat_format_for_model
+            from covekit.errors import UnknownModel
 
+            model = self.budget.model.split(":", 1)[-1] if self.budget.model else None
             t = self._tokenizer_arg
-            self._tokenizer = t if isinstance(t, Tokenizer) else get_tokenizer(t or "o200k_base")
-        return int(self._tokenizer.count(text, disallowed_special=()))
+            if isinstance(t, Tokenizer):
+                tok = t
+            elif t or not model:
+                tok = get_tokenizer(t or "o200k_base")
+            else:
+                try:
+                    tok = tokenizer_for_model(model)
+                except UnknownModel:
+                    tok = get_tokenizer("o200k_base")
+            fmt = ChatFormat()
+            if model:
+                try:
+                    fmt = chat_format_for_model(model)
+                except UnknownModel:
+                    pass
+            self._format = fmt
+            self._tokenizer = tok  # set last: a reader that sees it sees _format too
+        return self._tokenizer, self._format
+
+    def _count(self, text: str) -> int:
+        tok, _ = self._counting()
+        return int(tok.count(text, disallowed_special=()))
 
     def _prompt_tokens(self, convo: Sequence[Message]) -> int:
         """The prompt as a chat model counts it (OpenAI's framing: every message's
         overhead, names, the reply priming), for models that report no usage."""
-        from covekit.decision.chat_format import ChatFormat, chat_format_for_model
-        from covekit.errors import UnknownModel
-
-        self._count("")  # loads the tokenizer
-        fmt = ChatFormat()
-        if self.budget.model:
-            try:
-                fmt = chat_format_for_model(self.budget.model)
-            except UnknownModel:
-                pass
-        return int(fmt.count(list(convo), self._tokenizer))
+        tok, fmt = self._counting()
+        return int(fmt.count(list(convo), tok))
 
     def _completion_cap(self, convo: Sequence[Message], attempts: Sequence[Attempt]) -> int | None:
         """The most completion tokens the next attempt may use; None: no limit."""
