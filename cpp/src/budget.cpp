@@ -49,6 +49,7 @@ struct Prepared {
   std::span<const int32_t> section, group;
   std::span<const uint8_t> flags;
   int32_t num_groups = 0;
+  std::size_t num_required = 0;
 
   explicit Prepared(const Problem& prob) : p(prob) {}
   Prepared(const Prepared&) = delete;  // the spans may point into the own_* vectors
@@ -77,6 +78,10 @@ Keyed keyed(const Prepared& P, std::size_t i, Key key) {
   const uint64_t inv = ~std::bit_cast<uint64_t>(score + 0.0);  // +0.0: no -0
   return {(static_cast<uint64_t>(static_cast<uint32_t>(P.level_of(i))) << 32) | (inv >> 32),
           ((inv & 0xffffffffULL) << 32) | static_cast<uint32_t>(i)};
+}
+Keyed level0(double score, std::size_t i) {
+  const uint64_t inv = ~std::bit_cast<uint64_t>(score + 0.0);
+  return {inv >> 32, ((inv & 0xffffffffULL) << 32) | static_cast<uint32_t>(i)};
 }
 bool key_less(const Keyed& a, const Keyed& b) { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; }
 std::size_t index_of(const Keyed& k) { return static_cast<std::size_t>(k.lo & 0xffffffffULL); }
@@ -107,9 +112,14 @@ class LazyOrder {
  public:
   static constexpr std::size_t kFirstChunk = 256;
 
-  LazyOrder(const Prepared& P, Key key) : P_(P) {
-    keys_.reserve(P.n);
-    for (std::size_t i = 0; i < P.n; ++i) keys_.push_back(keyed(P, i, key));
+  LazyOrder(const Prepared& P, Key key) : P_(P), keys_(P.n) {
+    if (P.levels.size() > 1) {
+      for (std::size_t i = 0; i < P.n; ++i) keys_[i] = keyed(P, i, key);
+    } else if (key == Key::kDensity) {  // one level: keyed() with level 0, in loops without branches
+      for (std::size_t i = 0; i < P.n; ++i) keys_[i] = level0(P.density(i), i);
+    } else {
+      for (std::size_t i = 0; i < P.n; ++i) keys_[i] = level0(P.u(i), i);
+    }
     end_ = keys_.size();
   }
   // The next item for which `fits(i)` holds, or P.n when there is none. `fits` must be
@@ -153,6 +163,58 @@ class LazyOrder {
   std::vector<std::size_t> head_;
   std::size_t pos_ = 0, sorted_ = 0, end_ = 0, chunk_ = kFirstChunk;
 };
+
+// The per-item checks of `prepare` in plain loops over the arrays (no messages built):
+// true when every item is valid, with each section's token sum, whether it holds items,
+// the truncatable items and the number of required ones. False: the caller's loop
+// names the first bad item.
+bool valid_items(Prepared& P, std::size_t S, std::vector<int64_t>& sec_sum, std::vector<uint8_t>& sec_has,
+                 std::vector<int32_t>& truncatable) {
+  const Problem& p = P.p;
+  const std::size_t n = P.n;
+  bool bad = false;
+  int64_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    bad |= p.tokens[i] < 1;
+    sum += p.tokens[i];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = p.utility[i];
+    bad |= !(u >= 0.0 && u <= std::numeric_limits<double>::max());  // NaN, inf, negative
+  }
+  const auto groups = static_cast<uint32_t>(P.num_groups);
+  for (std::size_t i = 0; i < n; ++i) bad |= static_cast<uint32_t>(P.group[i] + 1) > groups;  // -1 .. groups-1
+  if (bad) return false;
+  if (S == 1) {
+    for (std::size_t i = 0; i < n; ++i) bad |= P.section[i] != 0;
+    if (bad) return false;
+    sec_sum[0] = sum;
+    sec_has[0] = n > 0;
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto s = static_cast<uint32_t>(P.section[i]);
+      if (s >= S) return false;
+      sec_sum[s] += p.tokens[i];
+      sec_has[s] = 1;
+    }
+  }
+  uint8_t any = 0;
+  for (std::size_t i = 0; i < n; ++i) any |= P.flags[i];
+  if (!any) return true;
+  for (std::size_t i = 0; i < n; ++i) {
+    const uint8_t f = P.flags[i];
+    if (!f) continue;
+    if ((f & ~(kRequired | kTruncateStart | kTruncateEnd)) || ((f & kTruncateStart) && (f & kTruncateEnd)))
+      return false;
+    if (f & (kTruncateStart | kTruncateEnd)) {
+      const int64_t lo = p.min_keep.empty() ? 1 : p.min_keep[i];
+      if (lo < 1 || lo > p.tokens[i]) return false;
+      truncatable.push_back(static_cast<int32_t>(i));
+    }
+    P.num_required += (f & kRequired) ? 1 : 0;
+  }
+  return true;
+}
 
 Prepared prepare(const Problem& p) {
   Prepared P(p);
@@ -203,6 +265,15 @@ Prepared prepare(const Problem& p) {
 
   std::vector<int64_t> sec_sum(S, 0);
   std::vector<uint8_t> sec_has(S, 0);
+  std::vector<int32_t> truncatable;
+  if (valid_items(P, S, sec_sum, sec_has, truncatable)) {
+    P.emin.resize(S);
+    for (std::size_t s = 0; s < S; ++s)
+      P.emin[s] = sec_has[s] ? std::min(p.sections[s].min_tokens, p.sections[s].overhead + sec_sum[s]) : 0;
+    P.trunc_order = full_order(P, Key::kDensity, &truncatable);
+    return P;
+  }
+  // some item is bad: the loop below names the first one
   for (std::size_t i = 0; i < n; ++i) {
     auto item = [i] { return "item " + std::to_string(i); };
     if (p.tokens[i] < 1) bad(item() + ": tokens must be >= 1, got " + num(p.tokens[i]));
@@ -224,17 +295,8 @@ Prepared prepare(const Problem& p) {
       if (lo < 1 || lo > p.tokens[i])
         bad(item() + ": min_keep must be in [1, tokens=" + num(p.tokens[i]) + "], got " + num(lo));
     }
-    sec_sum[static_cast<std::size_t>(P.section[i])] += p.tokens[i];
-    sec_has[static_cast<std::size_t>(P.section[i])] = 1;
   }
-  P.emin.resize(S);
-  for (std::size_t s = 0; s < S; ++s)
-    P.emin[s] = sec_has[s] ? std::min(p.sections[s].min_tokens, p.sections[s].overhead + sec_sum[s]) : 0;
-  std::vector<int32_t> truncatable;
-  for (std::size_t i = 0; i < n; ++i)
-    if (P.trunc(i)) truncatable.push_back(static_cast<int32_t>(i));
-  P.trunc_order = full_order(P, Key::kDensity, &truncatable);
-  return P;
+  throw InvalidInput("an item is invalid");  // unreachable: valid_items said one is
 }
 
 // A selection under construction: tokens kept per item and the running totals.
@@ -323,7 +385,7 @@ void start(State& st, Key key) {
   const Prepared& P = *st.P;
   const Problem& p = P.p;
   int64_t required = 0;
-  for (std::size_t i = 0; i < P.n; ++i)
+  for (std::size_t i = 0; P.num_required && i < P.n; ++i)
     if (P.req(i)) {
       st.add(i, P.low(i));
       required += P.low(i);
@@ -413,7 +475,8 @@ void repair(State& st, const std::vector<std::size_t>& candidates) {
   const Problem& p = P.p;
   // members by ascending utility: the first feasible one is the best to give up
   std::vector<std::size_t> inside;
-  for (std::size_t i = 0; i < P.n; ++i)
+  inside.reserve(st.members.size());
+  for (const uint32_t i : st.members)
     if (st.kept[i] == P.w(i) && !P.req(i)) inside.push_back(i);
   auto by_utility = [&](std::size_t a, std::size_t b) { return P.u(a) != P.u(b) ? P.u(a) < P.u(b) : a < b; };
   std::sort(inside.begin(), inside.end(), by_utility);
@@ -692,15 +755,17 @@ Selection finish(const Prepared& P, State st, std::string method, bool exact, in
   const Problem& p = P.p;
   const std::vector<int64_t>& kept = st.kept;
   Selection out;
-  out.kept = kept;
   out.status.assign(P.n, static_cast<uint8_t>(Status::kKept));
+  // per section: the most tokens one more item could add without passing max_tokens
+  std::vector<int64_t> section_room(P.num_sections);
+  for (std::size_t s = 0; s < P.num_sections; ++s)
+    section_room[s] = p.sections[s].max_tokens - st.section_total(s) - (st.count[s] ? 0 : p.sections[s].overhead);
   for (std::size_t i = 0; i < P.n; ++i) {
     if (kept[i]) continue;
-    const std::size_t s = P.sec(i);
     Status why = Status::kOverBudget;
     if (!st.group_ok(i))
       why = Status::kGroupCap;
-    else if (st.section_total(s) + st.cost(s, P.low(i)) > p.sections[s].max_tokens)
+    else if (P.low(i) > section_room[P.sec(i)])
       why = Status::kSectionFull;
     out.status[i] = static_cast<uint8_t>(why);
   }
@@ -713,6 +778,7 @@ Selection finish(const Prepared& P, State st, std::string method, bool exact, in
   out.exact = exact;
   out.nodes = nodes;
   out.method = std::move(method);
+  out.kept = std::move(st.kept);  // last: level_values above reads it
   return out;
 }
 
@@ -735,8 +801,7 @@ Selection greedy_by_score(const Problem& p) {
 
 Selection pack(const Problem& p) {
   const Prepared P = prepare(p);
-  std::size_t optional = 0;
-  for (std::size_t i = 0; i < P.n; ++i) optional += P.req(i) ? 0 : 1;
+  const std::size_t optional = P.n - P.num_required;
 
   // The greedy runs. In the exact regime a minimum the greedy could not meet is left to
   // the search, which may still find a way; the required items must fit either way.
