@@ -65,6 +65,10 @@ from covekit.decision.manifest import ContextManifest as ContextManifest
 from covekit.decision.packing import Packing as Packing
 from covekit.decision.packing import Section as Section
 from covekit.decision.packing import pack as pack
+from covekit.decision.policy import Policy as Policy
+from covekit.decision.policy import PolicyFinding as PolicyFinding
+from covekit.decision.policy import PolicyVerdict as PolicyVerdict
+from covekit.decision.policy import Topic as Topic
 from covekit.decision.prices import Price as Price
 from covekit.decision.prices import PriceTable as PriceTable
 from covekit.decision.router import Route as Route
@@ -73,6 +77,7 @@ from covekit.decision.router import RouterReport as RouterReport
 from covekit.decision.router import RouteRule as RouteRule
 from covekit.decision.router import Workflow as Workflow
 from covekit.errors import CovekitError as CovekitError
+from covekit.errors import PolicyViolation as PolicyViolation
 from covekit.errors import RepairError as RepairError
 from covekit.execution.contract import Action as Action
 from covekit.execution.contract import Budget as Budget
@@ -144,6 +149,10 @@ __all__ = [
     "Normalization",
     "OpenAICompatibleEmbedder",
     "Packing",
+    "Policy",
+    "PolicyFinding",
+    "PolicyVerdict",
+    "PolicyViolation",
     "Price",
     "PriceTable",
     "QueryCache",
@@ -167,6 +176,7 @@ __all__ = [
     "StreamState",
     "StreamVerdict",
     "Tokenizer",
+    "Topic",
     "ValidationResult",
     "VectorIndex",
     "Verdict",

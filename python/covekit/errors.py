@@ -20,6 +20,8 @@ DisallowedSpecialToken True True
 
 from __future__ import annotations
 
+from typing import Any
+
 from covekit._core import (
     CovekitError as CovekitError,
 )
@@ -401,6 +403,24 @@ class RerankerError(CovekitError):
         self.reranker = reranker
 
 
+class PolicyViolation(CovekitError):
+    """A :class:`covekit.Policy` check that did not allow what it checked, raised by
+    ``PolicyVerdict.raise_if_blocked()``. ``verdict`` is the
+    :class:`~covekit.PolicyVerdict` (its findings say which rule, where and why).
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.Policy(tools=[]).check_tool_call("rm", {}).raise_if_blocked()
+    ... except PolicyViolation as exc:
+    ...     print(exc.verdict.action, exc.verdict.findings[0].rule)
+    block tool_not_allowed
+    """
+
+    def __init__(self, message: str, *, verdict: object = None) -> None:
+        super().__init__(message)
+        self.verdict: Any = verdict
+
+
 __all__ = [
     "BudgetExceeded",
     "ContractError",
@@ -419,6 +439,7 @@ __all__ = [
     "ModelServerError",
     "ModelServerTimeout",
     "OptionalDependencyMissing",
+    "PolicyViolation",
     "RepairError",
     "RerankerError",
     "SchemaError",

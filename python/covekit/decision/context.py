@@ -75,6 +75,7 @@ from covekit.decision.manifest import (
     StepRecord,
 )
 from covekit.decision.packing import Section, pack
+from covekit.decision.policy import Policy
 from covekit.decision.rerank import Candidate, MMRReranker, Reranker, run_reranker
 from covekit.errors import BudgetExceeded, InvalidInput
 
@@ -255,7 +256,12 @@ class ContextBuilder:
         dedup: a :class:`~covekit.NearDuplicates`, ``None`` to keep duplicates, or a
             threshold (default 0.8) for one over word shingles.
         freshness: a :class:`FreshnessPolicy` (default: drop stale and superseded).
-        policy: ``hook(hit) -> None | reason``: a reason flags the candidate out.
+        policy: a :class:`covekit.Policy`, whose ``check_context`` runs on each
+            candidate: a ``"quarantine"`` or ``"block"`` verdict drops it with the
+            reason ``flagged`` (the manifest record carries the findings: rule and span
+            into the chunk's text), a ``"flag"`` verdict keeps it with the flag
+            ``"flagged"`` and the findings; or a ``hook(hit) -> None | reason``, where a
+            reason flags the candidate out.
         min_score: candidates whose retrieval score is below it are left out.
         per_document_cap: at most this many chunks of one document (0: no cap).
         order: the evidence order: ``"edges"`` (best first and last, to counter "lost in
@@ -291,7 +297,7 @@ class ContextBuilder:
         reranker: Reranker | Literal["default"] | None = "default",
         dedup: NearDuplicates | float | None = 0.8,
         freshness: FreshnessPolicy | None = None,
-        policy: Callable[[SearchHit], str | None] | None = None,
+        policy: Policy | Callable[[SearchHit], str | None] | None = None,
         min_score: float | None = None,
         per_document_cap: int = 2,
         order: Order = "edges",
@@ -324,8 +330,8 @@ class ContextBuilder:
             raise InvalidInput("dedup must be a NearDuplicates, a threshold in [0, 1], or None")
         self.dedup = NearDuplicates(threshold=dedup) if isinstance(dedup, int | float) else dedup
         self.freshness = freshness or FreshnessPolicy()
-        if policy is not None and not callable(policy):
-            raise InvalidInput("policy must be a callable hit -> None | reason")
+        if policy is not None and not isinstance(policy, Policy) and not callable(policy):
+            raise InvalidInput("policy must be a covekit.Policy or a callable hit -> None | reason")
         self.policy = policy
         if min_score is not None and not math.isfinite(min_score):
             raise InvalidInput(f"min_score must be a finite number or None, got {min_score!r}")
@@ -734,10 +740,26 @@ class ContextBuilder:
                         continue
                     c.flags.append("stale")
             if self.policy is not None:
-                flagged = self.policy(h)
-                if flagged:
-                    drop(c, "flagged", str(flagged))
-                    continue
+                if isinstance(self.policy, Policy):
+                    verdict = self.policy.check_context(h)
+                    if verdict.findings:
+                        found = tuple(f.to_dict() for f in verdict.findings)
+                        if not verdict.allowed:
+                            shown = "; ".join(
+                                f"{f.family}/{f.rule} at {f.start}-{f.end}"
+                                for f in verdict.findings
+                                if f.action == verdict.action
+                            )
+                            drop(c, "flagged", f"policy {verdict.action}: {shown}", findings=found)
+                            continue
+                        if verdict.action == "flag":
+                            c.flags.append("flagged")
+                        c.record["findings"] = found
+                else:
+                    flagged = self.policy(h)
+                    if flagged:
+                        drop(c, "flagged", str(flagged))
+                        continue
             out.append(c)
         return out
 

@@ -48,7 +48,7 @@ REASONS: dict[str, str] = {
     "superseded_by": "a newer document supersedes its document (superseded_by)",
     "below_threshold": "its score is under min_score, or the reranker left it out",
     "per_document_cap": "its document already has per_document_cap chunks in the context",
-    "flagged": "the policy hook flagged it (detail says why)",
+    "flagged": "the policy hook flagged it, or a Policy quarantined it (detail, findings: why)",
     "section_full": "the evidence section reached its max_tokens",
     "skipped": "the step that would have considered it was skipped (deadline)",
 }
@@ -85,7 +85,10 @@ class CandidateRecord:
     utility and tokens the packer saw, and whether it was kept (with its citation
     ``marker``) or dropped, with the ``reason`` (one of :data:`REASONS`) and its
     ``detail``. ``flags`` lists what is true of a kept chunk that a policy let through
-    (``"stale"``, ``"superseded"``)."""
+    (``"stale"``, ``"superseded"``, ``"flagged"``). ``findings`` holds what a
+    :class:`covekit.Policy` found in the chunk (each a ``PolicyFinding.to_dict()``:
+    rule, family, span into the chunk's text, score, action), for a dropped
+    (``reason="flagged"``) or a flagged kept chunk."""
 
     chunk_id: int
     doc_id: str
@@ -106,10 +109,12 @@ class CandidateRecord:
     flags: tuple[str, ...] = ()
     start: int = 0
     end: int = 0
+    findings: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["flags"] = list(self.flags)
+        d["findings"] = [dict(f) for f in self.findings]
         return d
 
 
@@ -237,7 +242,7 @@ class ContextManifest:
         def build(kind: Any, row: dict[str, Any]) -> Any:
             names = {f.name for f in fields(kind)}
             args = {k: v for k, v in row.items() if k in names}
-            for key in ("flags", "heading_path"):
+            for key in ("flags", "heading_path", "findings"):
                 if key in args and isinstance(args[key], list):
                     args[key] = tuple(args[key])
             return kind(**args)

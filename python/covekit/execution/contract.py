@@ -30,7 +30,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from covekit.decision.budget import Budget
 from covekit.errors import ContractError, InvalidInput
@@ -49,6 +49,9 @@ from covekit.execution.verdict import (
     Violation,
 )
 
+if TYPE_CHECKING:
+    from covekit.decision.policy import Policy
+
 __all__ = ["Action", "Budget", "Contract", "ContractStream", "Model", "Rule"]
 
 Step = Literal["repair", "reask", "fallback", "escalate", "raise"]
@@ -58,6 +61,7 @@ _KINDS: tuple[Kind, ...] = (
     "schema",
     "action",
     "rule",
+    "policy",
 )  # the order a failure is handled in
 _STEPS = ("repair", "reask", "fallback", "escalate", "raise")
 _MAX_LISTED = 10  # violations listed in a re-ask message
@@ -161,9 +165,9 @@ class Contract:
             summary of the errors), ``"fallback"`` (the next model of ``fallbacks``),
             ``"escalate"`` (call ``escalate`` and stop), ``"raise"`` (raise
             :class:`ContractError`). A list applies to every kind of violation; a dict
-            maps a kind (``"syntax"``, ``"schema"``, ``"action"``, ``"rule"``) to its
-            own list (kinds left out use ``"raise"``). When the steps run out,
-            :meth:`enforce` raises.
+            maps a kind (``"syntax"``, ``"schema"``, ``"action"``, ``"rule"``,
+            ``"policy"``) to its own list (kinds left out use ``"raise"``). When the
+            steps run out, :meth:`enforce` raises.
         max_attempts: model calls at most, over all steps.
         budget: token and cost limits over all attempts (:class:`Budget`).
         fallbacks: models for the ``"fallback"`` step, in order.
@@ -172,6 +176,11 @@ class Contract:
         allow_lossy_repair: let ``"repair"`` close truncated output or drop extra values.
         registry: JSON Schemas by URI for remote ``$ref`` (no network is used).
         format_assertion: check ``format`` keywords instead of treating them as notes.
+        policy: a :class:`covekit.Policy` whose ``check_output`` runs on every output
+            that parses (on the parsed value: each string with its JSON Pointer): a
+            finding whose action is ``"block"`` or ``"quarantine"`` is a violation of
+            kind ``"policy"`` (an error, handled by ``on_fail`` like the others); a
+            ``"flag"`` finding is a ``"warning"`` violation that does not fail the output.
         tokenizer: counts tokens when a budget needs them and the model reports none
             (a :class:`covekit.Tokenizer` or an encoding name; default: the tokenizer of
             the budget's ``model`` when covekit knows it, else ``o200k_base``).
@@ -202,9 +211,15 @@ class Contract:
         allow_lossy_repair: bool = False,
         registry: Mapping[str, Any] | None = None,
         format_assertion: bool = False,
+        policy: Policy | None = None,
         tokenizer: Any = None,
     ) -> None:
+        from covekit.decision.policy import Policy as _Policy
         from covekit.execution.schema import Schema
+
+        if policy is not None and not isinstance(policy, _Policy):
+            raise InvalidInput(f"policy must be a covekit.Policy, not {type(policy).__name__}")
+        self.policy = policy
 
         self._model_class: Any = None
         schema_doc: Any = output
@@ -319,6 +334,8 @@ class Contract:
         if not any(v.severity == "error" for v in violations if v.kind != "rule"):
             for rule in self.rules:
                 violations += rule.run(final)
+        if self.policy is not None:
+            violations += _policy_violations(self.policy.check_output(value))
         ok = not any(v.severity == "error" for v in violations)
         return Verdict(
             ok,
@@ -724,6 +741,25 @@ def _policy(on_fail: Sequence[Step] | Mapping[str, Sequence[Step]]) -> dict[Kind
         return {k: steps(on_fail.get(k, ("raise",)), f"on_fail[{k!r}]") for k in _KINDS}
     common = steps(on_fail, "on_fail")
     return dict.fromkeys(_KINDS, common)
+
+
+def _policy_violations(verdict: Any) -> list[Violation]:
+    """A policy verdict's findings as violations: blocking ones are errors, flags warnings."""
+    out = []
+    for f in verdict.findings:
+        if f.action == "allow":
+            continue
+        where = f" at {f.start}-{f.end}" if f.end > f.start else ""
+        out.append(
+            Violation(
+                "policy",
+                f"{f.message} ({f.family}/{f.rule}{where}, {f.action})",
+                f.path,
+                f.rule,
+                "error" if f.action in ("block", "quarantine") else "warning",
+            )
+        )
+    return out
 
 
 def _find_calls(value: Any) -> list[ActionCall]:

@@ -23,7 +23,7 @@ __all__ = [
     "Violation",
 ]
 
-Kind = Literal["syntax", "schema", "rule", "action"]
+Kind = Literal["syntax", "schema", "rule", "action", "policy"]
 Severity = Literal["error", "warning"]
 Message = Mapping[str, Any]
 
@@ -32,9 +32,11 @@ Message = Mapping[str, Any]
 class Violation:
     """One way an output breaks its contract.
 
-    ``kind`` is ``"syntax"`` (not JSON, or not repairable), ``"schema"``, ``"action"``
-    or ``"rule"``; ``path`` a JSON Pointer into the output ("" for the whole of it);
-    ``source`` the schema keyword, rule or action name behind it. Only ``severity
+    ``kind`` is ``"syntax"`` (not JSON, or not repairable), ``"schema"``, ``"action"``,
+    ``"rule"`` or ``"policy"`` (a :class:`covekit.Policy` finding: an error when the
+    policy blocks the output, a warning when it only flags it); ``path`` a JSON Pointer
+    into the output ("" for the whole of it); ``source`` the schema keyword, rule,
+    action or policy rule name behind it. Only ``severity
     == "error"`` fails an output.
 
     >>> v = Violation("rule", "no refund above 500", path="/amount", source="refund_cap")
