@@ -165,14 +165,16 @@ void Pass::numeric(std::size_t s) {
   if (!is_digit(at(pos)) || !start_ok(s)) return;
   // Inside a chain of space-separated digit groups ("3704 0044 0532"): the chain's
   // first group already read it; a later start is only tried with other separators.
-  const bool inner = s >= 2 && p[s - 1] == ' ' && is_digit(p[s - 2]);
+  const bool inner = is_digit(p[s]) && s >= 2 && p[s - 1] == ' ' && is_digit(p[s - 2]);
   char sep = 0;
   while (c.n < c.g.size()) {
     std::size_t e = pos;
     while (e < n && is_digit(p[e]) && e - pos < 24) ++e;
+    const bool too_long = e < n && is_digit(p[e]);  // a run of 24+ digits
+    if (too_long && c.n == 0) return;                 // is nothing
+    if (too_long || c.digits + (e - pos) > 24) break;  // the chain ends before this group
     c.g[c.n++] = Group{pos, e, sep};
     c.digits += e - pos;
-    if (c.digits > 24 || (e < n && is_digit(p[e]))) return;  // a long digit run: nothing
     const unsigned char x = at(e), y = at(e + 1), z = at(e + 2);
     if ((x == ' ' || x == '-' || x == '.') && is_digit(y)) {
       sep = static_cast<char>(x);
@@ -211,8 +213,8 @@ void Pass::numeric(std::size_t s) {
       if (d > r && d - r <= 6 && !is_word(at(d))) c.ext_end = d;
     }
   }
-  const bool parens = c.open_paren || std::any_of(c.g.begin() + 1, c.g.begin() + static_cast<std::ptrdiff_t>(c.n),
-                                                  [](const Group& g) { return g.sep == '(' || g.sep == ')'; });
+  // Parentheses only matter to phones: the other entities' separators exclude them.
+  const bool parens = c.open_paren;
   auto digits_of = [&](std::size_t k) {
     std::string d;
     for (std::size_t i = 0; i < k; ++i) d.append(reinterpret_cast<const char*>(p + c.g[i].b), c.g[i].len());

@@ -201,7 +201,8 @@ void Pass::assignment(std::size_t op) {
   if (ke > 0 && (p[ke - 1] == '"' || p[ke - 1] == '\'' || p[ke - 1] == '`')) --ke;
   std::size_t kb = ke;
   while (kb > 0 && ke - kb < 64 && (is_word(p[kb - 1]) || p[kb - 1] == '.' || p[kb - 1] == '-')) --kb;
-  if (kb == ke || (kb > 0 && is_word(p[kb - 1]))) return;
+  // A key after '<' is covekit's own hash form ("<ENTITY:hex>"), not an assignment.
+  if (kb == ke || (kb > 0 && (is_word(p[kb - 1]) || p[kb - 1] == '<'))) return;
   std::array<char, 64> key;
   for (std::size_t i = kb; i < ke; ++i) key[i - kb] = static_cast<char>(lower(p[i]));
   std::string_view k(key.data(), ke - kb);
@@ -231,7 +232,7 @@ void Pass::assignment(std::size_t op) {
   } else {
     ve = vb + run_of(vb, [](unsigned char c) {
            return c > ' ' && c < 0x7F && c != '"' && c != '\'' && c != '`' && c != ',' && c != ';' && c != ')' &&
-                  c != ']' && c != '}' && c != '&';
+                  c != ']' && c != '}' && c != '&' && c != '<' && c != '>';
          }, 512);
     while (ve > vb && p[ve - 1] == '.') --ve;
     if (ve - vb >= 512) return;

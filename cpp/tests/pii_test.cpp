@@ -300,7 +300,8 @@ TEST(Pii, GenericSecrets) {
   for (const char* none : {"DB_PASSWORD=changeme", "password: ${DB_PASSWORD}", "api_key: \"xxxxxxxxxxxxxxxx\"",
                            "token: <your-token-here>", "password=aaaaaaaaaa", "max_tokens: 1000",
                            "tokenizer: cl100k_base", "password = hunter2hunter2", "Password: must be long",
-                           "if (token == previous_token) return;", "api_key = $OPENAI_API_KEY", "pwd=short"})
+                           "if (token == previous_token) return;", "api_key = $OPENAI_API_KEY", "pwd=short",
+                           "<URL_CREDENTIALS:60e5037a5bd7>", "token=<GENERIC_SECRET_1>"})
     expect_none(none);
   pii::Config c;
   c.secret_min_entropy = 2.5;
@@ -389,4 +390,19 @@ TEST(PiiThreads, BatchEqualsOneByOne) {
   std::vector<std::string_view> with_bad = views;
   with_bad[100] = "\xc3";
   EXPECT_THROW((void)scanner.scan_batch(with_bad, 4), covekit::InvalidUtf8);
+}
+
+TEST(Pii, AdjacentPhonesAreBothFound) {
+  // Found by the idempotence property: the second '+' follows "digit space".
+  const auto found = hits("+44 20 7946 0958 +44 20 7946 0958");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1].second, "+44 20 7946 0958");
+  // A chain of groups longer than 24 digits ends before the group that would pass it.
+  const auto two = hits("+44 20 7946 0958 4111-1111-1111-1111");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0], Hit("PHONE", "+44 20 7946 0958"));
+  EXPECT_EQ(two[1], Hit("CREDIT_CARD", "4111-1111-1111-1111"));
+  const auto paren = hits("4111-1111-1111-1111 (415) 555-2671");
+  ASSERT_EQ(paren.size(), 2u);
+  EXPECT_EQ(paren[0], Hit("CREDIT_CARD", "4111-1111-1111-1111"));
 }

@@ -67,6 +67,11 @@ from covekit.decision.packing import Section as Section
 from covekit.decision.packing import pack as pack
 from covekit.decision.prices import Price as Price
 from covekit.decision.prices import PriceTable as PriceTable
+from covekit.decision.redact import ENTITIES as ENTITIES
+from covekit.decision.redact import Finding as Finding
+from covekit.decision.redact import Redaction as Redaction
+from covekit.decision.redact import Redactor as Redactor
+from covekit.decision.redact import Vault as Vault
 from covekit.decision.router import Route as Route
 from covekit.decision.router import Router as Router
 from covekit.decision.router import RouterReport as RouterReport
@@ -99,6 +104,7 @@ from covekit.execution.verdict import Violation as Violation
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENTITIES",
     "MISSING_ID",
     "Action",
     "ActionCall",
@@ -130,6 +136,7 @@ __all__ = [
     "Enforced",
     "Escalation",
     "Filter",
+    "Finding",
     "Freshness",
     "FreshnessPolicy",
     "HashingEmbedder",
@@ -147,6 +154,8 @@ __all__ = [
     "Price",
     "PriceTable",
     "QueryCache",
+    "Redaction",
+    "Redactor",
     "Repair",
     "RepairError",
     "Repaired",
@@ -168,6 +177,7 @@ __all__ = [
     "StreamVerdict",
     "Tokenizer",
     "ValidationResult",
+    "Vault",
     "VectorIndex",
     "Verdict",
     "Violation",
