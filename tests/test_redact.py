@@ -123,10 +123,22 @@ def test_offsets_are_code_points(r: Redactor) -> None:
     assert found[1].text == "+81 3-1234-5678"
 
 
-def test_non_ascii_local_part_is_not_an_email_but_the_ascii_rest_is(r: Redactor) -> None:
-    # Non-ASCII characters are boundaries: only the ASCII run before '@' is the local part.
-    found = r.scan("jörg@example.de")
-    assert [(f.entity, f.text) for f in found] == [("EMAIL", "rg@example.de")]
+@pytest.mark.parametrize(
+    "address",
+    ["jörg@example.de", "jörg@bücher.de", "иван@пример.рф", "Ελένη@παράδειγμα.ελ", "zoë.ø@x.dk"],
+)
+def test_internationalized_addresses_are_found_whole(r: Redactor, address: str) -> None:
+    # RFC 6531 addresses written with Latin, Greek or Cyrillic letters: nothing of the
+    # local part may stay in the clear
+    text = f"Schreiben Sie an {address}, danke."
+    found = r.scan(text)
+    assert [(f.entity, f.text) for f in found] == [("EMAIL", address)]
+    assert address not in r.redact(text).value
+
+
+def test_cjk_around_an_address_is_not_taken_into_it(r: Redactor) -> None:
+    found = r.scan("请联系jorg@example.com谢谢")
+    assert [(f.entity, f.text) for f in found] == [("EMAIL", "jorg@example.com")]
 
 
 # --------------------------------------------------------------------------- actions

@@ -78,6 +78,8 @@ struct Pass {
   void phone(std::size_t s, bool plus, bool open_paren, std::span<const Group> g, std::size_t ext_end);
   // pii_rules.cpp
   void email(std::size_t at_sign);
+  [[nodiscard]] std::size_t letter2_at(std::size_t i) const;
+  [[nodiscard]] std::size_t letter2_before(std::size_t i) const;
   void url_credentials(std::size_t colon);
   void assignment(std::size_t op);
   void hex_address(std::size_t s);

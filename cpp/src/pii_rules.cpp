@@ -101,14 +101,40 @@ bool Pass::token_start(std::size_t s) const { return s == 0 || !is_b64url(p[s - 
 
 // ------------------------------------------------------------------- email
 
+// A letter of the Latin (U+00C0-U+024F, less the signs U+00D7 and U+00F7), Greek
+// (U+0370-U+03FF) or Cyrillic (U+0400-U+04FF) blocks: the two-byte UTF-8 letters an
+// internationalized address (RFC 6531) is written with. Anything else non-ASCII (CJK,
+// punctuation, symbols) stays a boundary, so an address in CJK text without spaces is
+// found without the text around it.
+bool letter2(uint32_t cp) {
+  return (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x370 && cp <= 0x4FF);
+}
+
+// The two-byte letter that starts at i: 2, or 0.
+std::size_t Pass::letter2_at(std::size_t i) const {
+  const unsigned char c0 = at(i), c1 = at(i + 1);
+  if (c0 < 0xC2 || c0 > 0xDF || (c1 & 0xC0) != 0x80) return 0;
+  return letter2((static_cast<uint32_t>(c0 & 0x1F) << 6) | (c1 & 0x3F)) ? 2 : 0;
+}
+
+// The two-byte letter that ends at i (exclusive): 2, or 0.
+std::size_t Pass::letter2_before(std::size_t i) const { return i >= 2 ? letter2_at(i - 2) : 0; }
+
 void Pass::email(std::size_t a) {
   if (!on(Entity::kEmail)) return;
   auto local_char = [](unsigned char c) {
     return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
   };
-  std::size_t ls = a;
-  while (ls > 0 && a - ls < 64 && local_char(p[ls - 1])) --ls;
-  if (ls > 0 && local_char(p[ls - 1])) return;  // a local part longer than 64
+  // Local part: at most 64 characters of [A-Za-z0-9._%+-] and two-byte letters (an
+  // address with "jörg" must not leave "jö" in the clear).
+  std::size_t ls = a, chars = 0;
+  for (;;) {
+    std::size_t step = ls > 0 && local_char(p[ls - 1]) ? 1 : letter2_before(ls);
+    if (!step) break;
+    if (chars == 64) return;  // a local part longer than 64
+    ls -= step;
+    ++chars;
+  }
   while (ls < a && p[ls] == '.') ++ls;
   if (ls == a || p[a - 1] == '.') return;
   if (ls >= 2 && p[ls - 1] == '/' && p[ls - 2] == '/') return;  // a URL's user@host
@@ -116,22 +142,34 @@ void Pass::email(std::size_t a) {
     if (p[i] == '.' && p[i + 1] == '.') return;
   // Domain: labels of [A-Za-z0-9-] (1-63, no '-' at either end) joined by '.'; the
   // last one (the TLD) of 2-24 letters or "xn--" punycode.
+  // Internationalized labels (two-byte letters, as in "bücher") are taken as written.
   std::size_t pos = a + 1, labels = 0, last_b = 0, last_e = 0;
+  auto label_len = [&](std::size_t i) {
+    std::size_t e = i;
+    while (e - i <= 126) {
+      if (e < n && (is_alnum(p[e]) || p[e] == '-')) ++e;
+      else if (const std::size_t k = letter2_at(e)) e += k;
+      else break;
+    }
+    return e - i;
+  };
   while (pos < n && pos - a <= 253) {
-    const std::size_t len = run_of(pos, [](unsigned char c) { return is_alnum(c) || c == '-'; }, 64);
-    if (len == 0 || len > 63 || p[pos] == '-' || p[pos + len - 1] == '-') break;
+    const std::size_t len = label_len(pos);
+    if (len == 0 || len > 126 || p[pos] == '-' || p[pos + len - 1] == '-') break;
     last_b = pos;
     last_e = pos + len;
     ++labels;
     pos += len;
-    if (at(pos) == '.' && is_alnum(at(pos + 1))) ++pos;
+    if (at(pos) == '.' && (is_alnum(at(pos + 1)) || letter2_at(pos + 1))) ++pos;
     else break;
   }
   if (labels < 2) return;
   const std::string_view tld = text.substr(last_b, last_e - last_b);
   const bool letters = std::all_of(tld.begin(), tld.end(), [](char c) { return is_alpha(static_cast<unsigned char>(c)); });
   const bool puny = tld.size() > 4 && (tld.substr(0, 4) == "xn--" || tld.substr(0, 4) == "XN--");
-  if (!((letters && tld.size() >= 2 && tld.size() <= 24) || puny)) return;
+  bool intl = tld.size() >= 4 && tld.size() <= 48;  // "рф", "ελ": two-byte letters only
+  for (std::size_t k = last_b; intl && k < last_e; k += 2) intl = letter2_at(k) == 2;
+  if (!((letters && tld.size() >= 2 && tld.size() <= 24) || puny || intl)) return;
   if (is_word(at(last_e)) || at(last_e) == '@') return;
   add(Entity::kEmail, ls, last_e, 0.95, "email.rfc5321");
 }

@@ -92,6 +92,23 @@ TEST(Pii, Email) {
   expect_none("bob@example.c0m");
 }
 
+TEST(Pii, EmailInternationalized) {
+  // Latin, Greek and Cyrillic letters in the local part and the domain (RFC 6531)
+  expect_hit("an j\xc3\xb6rg@example.de, danke", "EMAIL", "j\xc3\xb6rg@example.de");
+  expect_hit("j\xc3\xb6rg@b\xc3\xbc" "cher.de", "EMAIL", "j\xc3\xb6rg@b\xc3\xbc" "cher.de");
+  const std::string ivan = "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
+                           "\xd1\x80\xd1\x84";  // иван@пример.рф
+  expect_hit("mail " + ivan + " now", "EMAIL", ivan);
+  // CJK around an address stays out of it; U+00D7 (a sign) is not a letter
+  expect_hit("\xe8\xaf\xb7jorg@example.com\xe8\xb0\xa2", "EMAIL", "jorg@example.com");
+  expect_hit("2\xc3\x97" "bob@example.com", "EMAIL", "bob@example.com");
+  // 64 characters at most, counted as characters
+  std::string local;
+  for (int i = 0; i < 64; ++i) local += "\xc3\xb6";
+  expect_hit(local + "@example.com", "EMAIL", local + "@example.com");
+  expect_none("\xc3\xb6" + local + "@example.com");
+}
+
 TEST(Pii, PhoneE164AndNational) {
   expect_hit("+1 415-555-2671", "PHONE", "+1 415-555-2671");
   expect_hit("reach me at +44 20 7946 0958 please", "PHONE", "+44 20 7946 0958");
