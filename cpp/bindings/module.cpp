@@ -77,6 +77,7 @@ void register_json_repair(py::module_& m);   // bind_json_repair.cpp
 void register_budget(py::module_& m);        // bind_budget.cpp
 void register_mmr(py::module_& m);           // bind_mmr.cpp
 void register_near_duplicate(py::module_& m);  // bind_near_duplicate.cpp
+void register_pii(py::module_& m);             // bind_pii.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -97,4 +98,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_budget(m);
   covekit::bindings::register_mmr(m);
   covekit::bindings::register_near_duplicate(m);
+  covekit::bindings::register_pii(m);
 }

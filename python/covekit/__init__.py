@@ -71,6 +71,11 @@ from covekit.decision.policy import PolicyVerdict as PolicyVerdict
 from covekit.decision.policy import Topic as Topic
 from covekit.decision.prices import Price as Price
 from covekit.decision.prices import PriceTable as PriceTable
+from covekit.decision.redact import ENTITIES as ENTITIES
+from covekit.decision.redact import Finding as Finding
+from covekit.decision.redact import Redaction as Redaction
+from covekit.decision.redact import Redactor as Redactor
+from covekit.decision.redact import Vault as Vault
 from covekit.decision.router import Route as Route
 from covekit.decision.router import Router as Router
 from covekit.decision.router import RouterReport as RouterReport
@@ -104,6 +109,7 @@ from covekit.execution.verdict import Violation as Violation
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENTITIES",
     "MISSING_ID",
     "Action",
     "ActionCall",
@@ -135,6 +141,7 @@ __all__ = [
     "Enforced",
     "Escalation",
     "Filter",
+    "Finding",
     "Freshness",
     "FreshnessPolicy",
     "HashingEmbedder",
@@ -156,6 +163,8 @@ __all__ = [
     "Price",
     "PriceTable",
     "QueryCache",
+    "Redaction",
+    "Redactor",
     "Repair",
     "RepairError",
     "Repaired",
@@ -178,6 +187,7 @@ __all__ = [
     "Tokenizer",
     "Topic",
     "ValidationResult",
+    "Vault",
     "VectorIndex",
     "Verdict",
     "Violation",

@@ -513,3 +513,27 @@ def minhash_similarity(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> 
 
 def near_duplicates(sketches: npt.NDArray[np.uint64], threshold: float) -> npt.NDArray[np.int32]:
     """Per row, the earlier kept row it nearly duplicates (similarity >= threshold), or -1."""
+
+# --------------------------------------------------------------------------- pii
+
+def pii_entities() -> list[str]:
+    """The names of the entities the PII scanner knows, in its order."""
+
+class PiiScanner:
+    """A PII and secret scanner with a fixed configuration."""
+
+    def __init__(
+        self,
+        entities: list[str] | None = None,
+        min_scores: dict[str, float] = ...,
+        context_window: int = 48,
+        secret_min_length: int = 8,
+        secret_min_entropy: float = 3.0,
+        secret_min_entropy_hex: float = 2.5,
+    ) -> None: ...
+    def scan(self, text: str | bytes) -> list[tuple[str, int, int, float, str]]:
+        """Findings (entity, start, end, score, rule) of one text, str offsets."""
+    def scan_batch(
+        self, texts: Iterable[str | bytes], num_threads: int = 1
+    ) -> list[list[tuple[str, int, int, float, str]]]:
+        """scan() of each text, on num_threads native threads."""

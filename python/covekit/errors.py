@@ -389,6 +389,22 @@ class UnknownPrice(CovekitError, KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownEntity(CovekitError, KeyError, ValueError):
+    """A PII entity name that :class:`covekit.Redactor` does not know; the message suggests
+    the closest known name and lists them all.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.Redactor(entities=["EMAILS"])
+    ... except UnknownEntity as exc:
+    ...     print(isinstance(exc, KeyError), str(exc).split(";")[1].split("?")[0])
+    True  did you mean 'EMAIL'
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class RerankerError(CovekitError):
     """A reranker that raised, or returned ids it was not given, repeats or bad scores.
 
@@ -449,6 +465,7 @@ __all__ = [
     "TokenizerError",
     "TokenizerFileCorrupt",
     "UnknownEncoding",
+    "UnknownEntity",
     "UnknownModel",
     "UnknownPrice",
 ]
