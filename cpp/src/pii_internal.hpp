@@ -64,7 +64,8 @@ struct Pass {
   }
   // Is one of `words` (lowercase) within the context window before b or after e,
   // starting a word?
-  [[nodiscard]] bool context_near(std::size_t b, std::size_t e, std::span<const std::string_view> words) const;
+  [[nodiscard]] bool context_near(std::size_t b, std::size_t e, std::span<const std::string_view> words,
+                                  bool after = true) const;
   [[nodiscard]] bool start_ok(std::size_t s) const;
   [[nodiscard]] bool end_ok(std::size_t e) const;
   void add(Entity e, std::size_t b, std::size_t en, double score, std::string_view rule);
@@ -78,6 +79,7 @@ struct Pass {
   void phone(std::size_t s, bool plus, bool open_paren, std::span<const Group> g, std::size_t ext_end);
   // pii_rules.cpp
   void email(std::size_t at_sign);
+  [[nodiscard]] bool call_before(std::size_t s) const;
   [[nodiscard]] std::size_t letter2_at(std::size_t i) const;
   [[nodiscard]] std::size_t letter2_before(std::size_t i) const;
   void url_credentials(std::size_t colon);

@@ -40,10 +40,13 @@ std::size_t iban_length(unsigned char a, unsigned char b) {
 
 // Keywords of the generic secret rule: the key (lowercased) must end with one, or
 // with one followed by "s".
-constexpr std::array<std::string_view, 22> kSecretKeys = {
+// The last row: the word for password in Dutch, German (two), French ("mot de passe"),
+// Portuguese, Spanish without its tilde, Italian, and German/Dutch "secret".
+constexpr std::array<std::string_view, 30> kSecretKeys = {
     "password",   "passwd",     "passphrase", "pwd",        "pass",          "secret",      "secretkey",  "secret_key",
     "token",      "api_key",    "apikey",     "api-key",    "access_key",    "accesskey",   "access-key", "auth",
-    "authorization", "credential", "private_key", "privatekey", "private-key", "client_secret"};
+    "authorization", "credential", "private_key", "privatekey", "private-key", "client_secret",
+    "wachtwoord", "passwort",   "kennwort",   "passe",      "senha",         "contrasena",  "parola",     "geheim"};
 
 // Values that are never reported by the generic rule (lowercased, exact).
 constexpr std::array<std::string_view, 16> kNotSecrets = {
@@ -268,10 +271,20 @@ void Pass::assignment(std::size_t op) {
     while (ve < n && ve - vb < 512 && p[ve] != q && p[ve] != '\n' && p[ve] != '\r' && p[ve] != '\\') ++ve;
     if (at(ve) != q) return;
   } else {
-    ve = vb + run_of(vb, [](unsigned char c) {
-           return c > ' ' && c < 0x7F && c != '"' && c != '\'' && c != '`' && c != ',' && c != ';' && c != ')' &&
-                  c != ']' && c != '}' && c != '&' && c != '<' && c != '>';
-         }, 512);
+    // '&' belongs to the value unless a query parameter follows it ("&name=")
+    auto value_char = [](unsigned char c) {
+      return c > ' ' && c < 0x7F && c != '"' && c != '\'' && c != '`' && c != ',' && c != ';' && c != ')' &&
+             c != ']' && c != '}' && c != '<' && c != '>';
+    };
+    ve = vb;
+    while (ve < n && ve - vb < 512 && value_char(p[ve])) {
+      if (p[ve] == '&') {
+        std::size_t j = ve + 1;
+        while (j < n && j - ve <= 64 && (is_word(p[j]) || p[j] == '.' || p[j] == '-')) ++j;
+        if (j > ve + 1 && at(j) == '=') break;
+      }
+      ++ve;
+    }
     while (ve > vb && p[ve - 1] == '.') --ve;
     if (ve - vb >= 512) return;
   }
@@ -366,11 +379,13 @@ void Pass::hex_address(std::size_t s) {
           if (part < 3) ok = ok && at(q) == '.' && ((++q), true);
         }
       }
-      if (!ok) return;
-      pos = q;
-      groups += 2;
-      digit = true;
-      break;
+      if (ok) {
+        pos = q;
+        groups += 2;
+        digit = true;
+        break;
+      }
+      // not a dotted quad ("::58ce." ends a sentence): the run is a hex group
     }
     if (h > 4) return;
     for (std::size_t j = pos; j < pos + h; ++j) digit = digit || is_digit(p[j]);

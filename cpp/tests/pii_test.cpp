@@ -423,3 +423,26 @@ TEST(Pii, AdjacentPhonesAreBothFound) {
   ASSERT_EQ(paren.size(), 2u);
   EXPECT_EQ(paren[0], Hit("CREDIT_CARD", "4111-1111-1111-1111"));
 }
+
+// Found by the labelled corpus (tests/pii_corpus.py) against Presidio's recall.
+TEST(Pii, CorpusRegressions) {
+  // a compressed IPv6 address that ends a sentence is not an IPv4 tail
+  expect_hit("the server IP is 8d64:b3ad::69dc.", "IP_ADDRESS", "8d64:b3ad::69dc");
+  // version words count only before an address, not a key after it
+  expect_hit("{\"bind_addr\": \"146.175.234.232\", \"app_version\": \"2.1\"}", "IP_ADDRESS", "146.175.234.232");
+  EXPECT_TRUE(hits("version 1.2.3.4").empty());
+  // a Luhn-valid 16-digit number with no known issuer prefix: a card beside a card word only
+  expect_hit("card_number=3522 2806 9032 0057 ok", "CREDIT_CARD", "3522 2806 9032 0057");
+  expect_none("ref 3522 2806 9032 0057 ok");
+  // the SSN as a taxpayer id
+  expect_hit("tax_id=573926629 ok", "US_SSN", "573926629");
+  expect_hit("tax_id = 575 78 0002", "US_SSN", "575 78 0002");
+  // a national number without separators, with a context word
+  expect_hit("il mio numero di telefono e 036540919", "PHONE", "036540919");
+  expect_none("upstream call order=2728-0279-6317 request");
+  EXPECT_EQ(rule_of("or call +1 415-555-2671"), "phone.e164+context");
+  // passwords under other languages' keys, and '&' inside a value
+  expect_hit("wachtwoord: ++iCgJY1eiW#UhgSq4w!+O16VXE*nm3q.", "GENERIC_SECRET", "++iCgJY1eiW#UhgSq4w!+O16VXE*nm3q");
+  expect_hit("DB_PASSWORD=eqNLdF&HgsEZ^^^obvrc, x", "GENERIC_SECRET", "eqNLdF&HgsEZ^^^obvrc");
+  expect_hit("https://x.example.org/?token=Zr8Kq2mW9xLp4Tn7&user=1", "GENERIC_SECRET", "Zr8Kq2mW9xLp4Tn7");
+}
