@@ -1,0 +1,35 @@
+"""The command line: `covekit demo` (what `make demo` runs) end to end on the samples."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from covekit import cli
+
+
+def test_demo_runs_the_planes_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    # the context is within its budget and counted exactly
+    m = re.search(r"(\d+) prompt tokens of (\d+) \(exact: True\)", out)
+    assert m and int(m.group(1)) <= int(m.group(2))
+    # the user's card and address never reach the model, and come back for the user
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("-> "))
+    assert "4111" not in line and "ana@corp.io" not in line
+    assert "<CREDIT_CARD_1>" in line and "<EMAIL_1>" in line
+    assert "restored in the answer: 'We wrote to ana@corp.io.'" in out
+    # the poisoned chunk is quarantined, with the injection and the exfiltrating image
+    verdict = next(ln for ln in out.splitlines() if ln.startswith("policy on a retrieved chunk"))
+    assert "quarantine" in verdict and "ignore_previous" in verdict and "markdown_image" in verdict
+
+
+def test_count_and_encode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "a.txt"
+    f.write_text("Refunds are issued within 14 days.", encoding="utf-8")
+    assert cli.main(["count", str(f)]) == 0
+    assert re.search(r"^\s+\d+\s+.*a\.txt$", capsys.readouterr().out, re.M)
+    assert cli.main(["encode", "hello world"]) == 0
+    ids = capsys.readouterr().out.split()
+    assert ids and all(i.isdigit() for i in ids)
