@@ -284,3 +284,22 @@ def test_redactor_quiet_on_hard_negatives(corpus: list[pc.Item]) -> None:
         if flagged[k] / total[k] > TOLERATED_NEGATIVES.get(k, 0.0)
     }
     assert not over, f"findings on hard negatives: {over}"
+
+
+def test_redactor_checks_github_checksums(corpus: list[pc.Item]) -> None:
+    """Every classic token the corpus makes carries a valid CRC-32 (checked in Python by
+    ``github_checksum_ok``); the scanner must agree, and reject a corrupted one."""
+    r = _redactor()
+    seen = 0
+    for it in corpus:
+        for s in it.spans:
+            if s.entity != "GITHUB_TOKEN" or s.value.startswith("github_pat_"):
+                continue
+            assert pc.github_checksum_ok(s.value)
+            rules = {f.rule for f in r.scan(s.value)}
+            assert rules == {"github_token.classic+checksum"}, s.value
+            last = s.value[-1]
+            broken = s.value[:-1] + ("0" if last != "0" else "1")
+            assert {f.rule for f in r.scan(broken)} == {"github_token.classic"}
+            seen += 1
+    assert seen >= 50

@@ -446,3 +446,18 @@ TEST(Pii, CorpusRegressions) {
   expect_hit("DB_PASSWORD=eqNLdF&HgsEZ^^^obvrc, x", "GENERIC_SECRET", "eqNLdF&HgsEZ^^^obvrc");
   expect_hit("https://x.example.org/?token=Zr8Kq2mW9xLp4Tn7&user=1", "GENERIC_SECRET", "Zr8Kq2mW9xLp4Tn7");
 }
+
+TEST(Pii, GithubClassicChecksum) {
+  // python: body = 30 chars; body + base62(zlib.crc32(body)) zero-padded to 6
+  const std::string body = "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0";
+  // "0snvpY": base62 of zlib.crc32(body) (computed with Python's binascii, the reference)
+  auto found = pii::Scanner().scan("token ghp_" + body + "0snvpY end");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(std::string(found[0].rule), "github_token.classic+checksum");
+  EXPECT_DOUBLE_EQ(found[0].score, 1.0);
+  // a wrong checksum: still a token, lower
+  found = pii::Scanner().scan("token ghp_" + body + "0snvpZ end");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(std::string(found[0].rule), "github_token.classic");
+  EXPECT_DOUBLE_EQ(found[0].score, 0.8);
+}

@@ -432,6 +432,23 @@ _TRIGGERS_CJK: dict[str, tuple[str, ...]] = {
     r: tuple(fold(w).text for w in words.split()) for r, words in _TRIGGER_CJK.items()
 }
 _LETTERS = re.compile(r"[^\W\d_]+")
+
+# The trigger prefixes of every rule by their first two letters: a word of the text is
+# looked up once (one dict probe) instead of tried against each rule's prefixes.
+_HEADS: dict[str, list[tuple[str, str]]] = {}
+for _rule, _prefixes in _TRIGGERS.items():
+    for _p in _prefixes:
+        _HEADS.setdefault(_p[:2], []).append((_p, _rule))
+
+
+def _trigger_words(words: set[str]) -> dict[str, list[str]]:
+    """The words that start with a rule's trigger prefix, by rule."""
+    found: dict[str, list[str]] = {}
+    for w in words:
+        for prefix, rule in _HEADS.get(w[:2], ()):
+            if w.startswith(prefix):
+                found.setdefault(rule, []).append(w)
+    return found
 _BEFORE, _AFTER = 100, 200  # window around a trigger (a match is far shorter)
 
 
@@ -563,11 +580,10 @@ class InjectionScanner:
         t = f.text
         out: list[RawFinding] = []
         if self._phrases:
-            words = set(_LETTERS.findall(t))
+            by_rule = _trigger_words(set(_LETTERS.findall(t)))
             cjk = not t.isascii()
             for rule, pattern in self._phrases:
-                prefixes = _TRIGGERS[rule]
-                found = [w for w in words if w.startswith(prefixes)]
+                found = list(dict.fromkeys(by_rule.get(rule, ())))
                 if cjk:
                     found += [c for c in _TRIGGERS_CJK[rule] if c in t]
                 if not found:
@@ -583,10 +599,9 @@ class InjectionScanner:
                             t, max(0, m.start() - 12), m.start()
                         ):
                             continue  # "do not ignore the previous instructions"
-                        if True:
-                            seen.add(m.span())
-                            s, e = f.span(m.start(), m.end())
-                            out.append(RawFinding(rule, s, e, score, msg))
+                        seen.add(m.span())
+                        s, e = f.span(m.start(), m.end())
+                        out.append(RawFinding(rule, s, e, score, msg))
         if self._roles:
             out += self._scan_roles(f)
         return out
