@@ -80,14 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       "{", "}", "[", "]", ",", ":", "\"", "'", "{\"a\": ", "[1, ", "True", "None", "NaN", "// c\n",
       "/*", "```json\n", "\xE2\x80\x9C", "\xE2\x80\x9D", "\\", "\\u12", "-Infinity", "1e", "{'k': 'v'",
       "\n", "\t", "#", "\"x\": [", "}]", "0.5", "null,", "nul"};
-  if (size >= 2) {
-    std::string mixed;
-    for (std::size_t i = 0; i < size; ++i) {
-      const auto b = static_cast<unsigned char>(data[i]);
-      if (b % 3 == 0) mixed.append(kBits[(b / 3) % std::size(kBits)]);
-      else mixed.push_back(static_cast<char>(b));
-    }
-    check(mixed);
-  }
+  if (size >= 2) check(covekit::fuzz::splice(data, size, kBits));
   return 0;
 }

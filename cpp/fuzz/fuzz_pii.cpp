@@ -94,14 +94,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       "-----END ",  "eyJhbGciOiJub25lIn0", "password=", "token: \"", "\"",    "tel ",       "SSN ",
       "version ",   "\xE9\x9B\xBB", "0123456789abcdef", "T3BlbkFJ", "https://hooks.slack.com/services/",
       "x", " ", "\n"};
-  if (size >= 2) {
-    std::string mixed;
-    for (std::size_t i = 0; i < size; ++i) {
-      const auto b = static_cast<unsigned char>(data[i]);
-      if (b % 3 == 0) mixed.append(kBits[(b / 3) % std::size(kBits)]);
-      else mixed.push_back(static_cast<char>(b));
-    }
-    check(mixed);
-  }
+  if (size >= 2) check(covekit::fuzz::splice(data, size, kBits));
   return 0;
 }
