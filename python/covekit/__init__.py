@@ -88,7 +88,10 @@ from covekit.execution.contract import Action as Action
 from covekit.execution.contract import Budget as Budget
 from covekit.execution.contract import Contract as Contract
 from covekit.execution.contract import ContractStream as ContractStream
+from covekit.execution.contract import Model as Model
 from covekit.execution.contract import Rule as Rule
+from covekit.execution.model import ModelBase as ModelBase
+from covekit.execution.model import StreamEvent as StreamEvent
 from covekit.execution.repair import Repair as Repair
 from covekit.execution.repair import Repaired as Repaired
 from covekit.execution.repair import repair_json as repair_json
@@ -103,6 +106,7 @@ from covekit.execution.verdict import Enforced as Enforced
 from covekit.execution.verdict import Escalation as Escalation
 from covekit.execution.verdict import ModelReply as ModelReply
 from covekit.execution.verdict import StreamVerdict as StreamVerdict
+from covekit.execution.verdict import ToolCall as ToolCall
 from covekit.execution.verdict import Verdict as Verdict
 from covekit.execution.verdict import Violation as Violation
 
@@ -151,6 +155,8 @@ __all__ = [
     "IngestSummary",
     "KnowledgeBase",
     "Mention",
+    "Model",
+    "ModelBase",
     "ModelReply",
     "NearDuplicates",
     "Normalization",
@@ -182,9 +188,11 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "SignalScore",
     "Skipped",
+    "StreamEvent",
     "StreamState",
     "StreamVerdict",
     "Tokenizer",
+    "ToolCall",
     "Topic",
     "ValidationResult",
     "Vault",

@@ -138,7 +138,16 @@ class Action:
 
 class Model(Protocol):
     """A model: ``messages -> str`` (or :class:`ModelReply`), optionally accepting a
-    ``max_tokens`` keyword that caps its completion."""
+    ``max_tokens`` keyword that caps its completion. A plain function is a model; so is
+    every :class:`covekit.ModelBase` (the clients, the fallback chain, the cache, the
+    extractive answerer), which adds ``complete``, ``acomplete``, ``stream`` and tools.
+
+    >>> import covekit
+    >>> def shout(messages, max_tokens=None):
+    ...     return messages[-1]["content"].upper()
+    >>> covekit.Contract().enforce(shout, [{"role": "user", "content": '"ok"'}]).value
+    'OK'
+    """
 
     def __call__(self, messages: list[Message], /) -> str | ModelReply: ...
 

@@ -19,6 +19,7 @@ __all__ = [
     "Escalation",
     "ModelReply",
     "StreamVerdict",
+    "ToolCall",
     "Verdict",
     "Violation",
 ]
@@ -99,6 +100,21 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call a model asked for: the provider's call ``id``, the tool's ``name`` and
+    its ``arguments`` as the JSON text the model wrote (not yet parsed or validated: the
+    tool runner does both, so that a malformed call is a recorded outcome).
+
+    >>> ToolCall("call_1", "lookup_order", '{"order_id": "A-17"}').name
+    'lookup_order'
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelReply:
     """What a model callable may return instead of a plain ``str``: the text, with the
     usage and cost it reports (``None`` when unknown). ``cached_prompt_tokens`` is how
@@ -117,6 +133,17 @@ class ModelReply:
     completion_tokens: int | None = None
     cost: float | None = None
     cached_prompt_tokens: int | None = None
+    #: The tool calls the model asked for (OpenAI's ``message.tool_calls``), in order.
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: Why the model stopped: ``"stop"``, ``"length"``, ``"tool_calls"``, ... (None: unknown).
+    finish_reason: str | None = None
+    #: The model that answered, as the server names it (None: unknown).
+    model: str | None = None
+    #: True when the reply came from covekit's request cache, not from the model.
+    cache_hit: bool = False
+    #: What happened before this reply: one line per model that was tried and failed
+    #: (``"<model>: <why>"``), filled by :class:`covekit.Fallback`.
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
