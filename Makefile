@@ -46,7 +46,20 @@ $(BUILD_STAMP): $(SYSTEM_STAMP) $(NATIVE_SOURCES)
 	$(PY) -m pip install -q --no-build-isolation $(PIP_BUILD) -e ".[dev]"
 	touch $@
 
-test-python: $(BUILD_STAMP)
+# The llm extra (llama.cpp's server, for tests/test_llama_server.py) is installed for the
+# tests only, in its own stamp: its first install builds llama.cpp from source (8-11
+# minutes on 2 busy cores; LLAVA_BUILD=OFF skips the multimodal library the tests do
+# not use, about a quarter of the build), and pip keeps that wheel in its cache
+# (~/.cache/pip), so a new .venv reinstalls it in seconds. Its requirements are read
+# from pyproject.toml, so covekit itself is not reinstalled; a changed pyproject.toml
+# re-runs it (through BUILD_STAMP).
+LLM_STAMP := $(VENV)/.llm-installed
+$(LLM_STAMP): $(BUILD_STAMP)
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm"]))' >$(VENV)/llm-requirements.txt
+	CMAKE_ARGS="$${CMAKE_ARGS:-} -DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r $(VENV)/llm-requirements.txt
+	touch $@
+
+test-python: $(BUILD_STAMP) $(LLM_STAMP)
 	$(PY) -m pytest
 
 # The C++ tests, each build running only what it adds: the unit tests in the Release

@@ -79,3 +79,14 @@ def enc_pair(request: pytest.FixtureRequest) -> tuple[Tokenizer, Any]:
 def make_pair() -> Any:
     """A factory ``make_pair(name) -> (covekit tokenizer, tiktoken encoding)``."""
     return load_pair
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """llama.cpp's OpenAI-compatible server on a free loopback port, serving the tiny
+    random-weight model (``tests/llama_server.py``), once per session; skips when
+    ``llama_cpp`` is not installed."""
+    import llama_server as server
+
+    with server.serve(tmp_path_factory.mktemp("llama-server")) as running:
+        yield running

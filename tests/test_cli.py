@@ -33,3 +33,14 @@ def test_count_and_encode(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert cli.main(["encode", "hello world"]) == 0
     ids = capsys.readouterr().out.split()
     assert ids and all(i.isdigit() for i in ids)
+
+
+def test_demo_takes_a_model_server() -> None:
+    args = cli.build_parser().parse_args(
+        ["demo", "--model-url", "http://127.0.0.1:8000/v1", "--model", "tiny"]
+    )
+    assert (args.model_url, args.model) == ("http://127.0.0.1:8000/v1", "tiny")
+    defaults = cli.build_parser().parse_args(["demo"])
+    assert (defaults.model_url, defaults.model) == (None, None)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["demo", "--model-url"])  # the URL is missing

@@ -4,7 +4,8 @@
 # packages are present.
 set -euo pipefail
 
-pkgs=(g++ make pkg-config libhnswlib-dev libsimdjson-dev libxxhash-dev libpcre2-dev libgtest-dev libbenchmark-dev)
+pkgs=(g++ make pkg-config libhnswlib-dev libsimdjson-dev libxxhash-dev libpcre2-dev libgtest-dev libbenchmark-dev
+      chromium)  # headless screenshots of the HTML the tests render (Answer cards, reports)
 # The system python needs its venv module split out on Debian.
 py="${PYTHON:-python3}"
 if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then

@@ -78,6 +78,7 @@ void register_budget(py::module_& m);        // bind_budget.cpp
 void register_mmr(py::module_& m);           // bind_mmr.cpp
 void register_near_duplicate(py::module_& m);  // bind_near_duplicate.cpp
 void register_pii(py::module_& m);             // bind_pii.cpp
+void register_grounding(py::module_& m);       // bind_grounding.cpp
 }  // namespace covekit::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -99,4 +100,5 @@ PYBIND11_MODULE(_core, m) {
   covekit::bindings::register_mmr(m);
   covekit::bindings::register_near_duplicate(m);
   covekit::bindings::register_pii(m);
+  covekit::bindings::register_grounding(m);
 }

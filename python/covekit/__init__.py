@@ -84,22 +84,51 @@ from covekit.decision.router import Workflow as Workflow
 from covekit.errors import CovekitError as CovekitError
 from covekit.errors import PolicyViolation as PolicyViolation
 from covekit.errors import RepairError as RepairError
+from covekit.execution.agent import Agent as Agent
+from covekit.execution.agent import AgentRun as AgentRun
+from covekit.execution.agent import AgentStep as AgentStep
+from covekit.execution.answer import Answer as Answer
+from covekit.execution.answer import AnswerCitation as AnswerCitation
+from covekit.execution.approval import ApprovalQueue as ApprovalQueue
+from covekit.execution.approval import ApprovalRequest as ApprovalRequest
+from covekit.execution.calibrate import Calibrator as Calibrator
+from covekit.execution.calibrate import ConfidenceSignals as ConfidenceSignals
+from covekit.execution.calibrate import brier_score as brier_score
+from covekit.execution.calibrate import expected_calibration_error as expected_calibration_error
+from covekit.execution.calibrate import reliability_table as reliability_table
 from covekit.execution.contract import Action as Action
 from covekit.execution.contract import Budget as Budget
 from covekit.execution.contract import Contract as Contract
 from covekit.execution.contract import ContractStream as ContractStream
 from covekit.execution.contract import Model as Model
 from covekit.execution.contract import Rule as Rule
+from covekit.execution.extractive import ExtractiveModel as ExtractiveModel
+from covekit.execution.fallback import Fallback as Fallback
+from covekit.execution.grounding import Grounding as Grounding
+from covekit.execution.grounding import QuotedSpan as QuotedSpan
+from covekit.execution.grounding import SentenceSupport as SentenceSupport
+from covekit.execution.grounding import ground as ground
 from covekit.execution.model import ModelBase as ModelBase
 from covekit.execution.model import StreamEvent as StreamEvent
+from covekit.execution.model_cache import CachedModel as CachedModel
+from covekit.execution.model_cache import RequestCache as RequestCache
+from covekit.execution.openai_client import OpenAIChatModel as OpenAIChatModel
 from covekit.execution.repair import Repair as Repair
 from covekit.execution.repair import Repaired as Repaired
 from covekit.execution.repair import repair_json as repair_json
+from covekit.execution.retry import RetryPolicy as RetryPolicy
 from covekit.execution.schema import Schema as Schema
 from covekit.execution.schema import SchemaViolation as SchemaViolation
 from covekit.execution.schema import ValidationResult as ValidationResult
+from covekit.execution.scripted import ScriptedCall as ScriptedCall
+from covekit.execution.scripted import ScriptedModel as ScriptedModel
 from covekit.execution.stream import SchemaStream as SchemaStream
 from covekit.execution.stream import StreamState as StreamState
+from covekit.execution.tools import IdempotencyStore as IdempotencyStore
+from covekit.execution.tools import Tool as Tool
+from covekit.execution.tools import Toolbox as Toolbox
+from covekit.execution.tools import ToolResult as ToolResult
+from covekit.execution.tools import tool as tool
 from covekit.execution.verdict import ActionCall as ActionCall
 from covekit.execution.verdict import Attempt as Attempt
 from covekit.execution.verdict import Enforced as Enforced
@@ -109,6 +138,10 @@ from covekit.execution.verdict import StreamVerdict as StreamVerdict
 from covekit.execution.verdict import ToolCall as ToolCall
 from covekit.execution.verdict import Verdict as Verdict
 from covekit.execution.verdict import Violation as Violation
+from covekit.observe.trace import Span as Span
+from covekit.observe.trace import Trace as Trace
+from covekit.observe.trace import Tracer as Tracer
+from covekit.pipeline import Pipeline as Pipeline
 
 __version__ = "0.1.0"
 
@@ -118,17 +151,27 @@ __all__ = [
     "Action",
     "ActionCall",
     "AddSummary",
+    "Agent",
+    "AgentRun",
+    "AgentStep",
     "Analyzer",
+    "Answer",
+    "AnswerCitation",
+    "ApprovalQueue",
+    "ApprovalRequest",
     "Attempt",
     "BM25Index",
     "Budget",
     "BudgetPlan",
     "CacheHit",
     "CacheStats",
+    "CachedModel",
+    "Calibrator",
     "ChatFormat",
     "Chunk",
     "Chunker",
     "Citation",
+    "ConfidenceSignals",
     "Conflict",
     "Context",
     "ContextBuilder",
@@ -144,12 +187,16 @@ __all__ = [
     "Embedder",
     "Enforced",
     "Escalation",
+    "ExtractiveModel",
+    "Fallback",
     "Filter",
     "Finding",
     "Freshness",
     "FreshnessPolicy",
+    "Grounding",
     "HashingEmbedder",
     "HybridRetriever",
+    "IdempotencyStore",
     "IngestFailure",
     "IngestResult",
     "IngestSummary",
@@ -160,8 +207,10 @@ __all__ = [
     "ModelReply",
     "NearDuplicates",
     "Normalization",
+    "OpenAIChatModel",
     "OpenAICompatibleEmbedder",
     "Packing",
+    "Pipeline",
     "Policy",
     "PolicyFinding",
     "PolicyVerdict",
@@ -169,12 +218,15 @@ __all__ = [
     "Price",
     "PriceTable",
     "QueryCache",
+    "QuotedSpan",
     "Redaction",
     "Redactor",
     "Repair",
     "RepairError",
     "Repaired",
+    "RequestCache",
     "RetrievalHit",
+    "RetryPolicy",
     "Route",
     "RouteRule",
     "Router",
@@ -183,17 +235,26 @@ __all__ = [
     "Schema",
     "SchemaStream",
     "SchemaViolation",
+    "ScriptedCall",
+    "ScriptedModel",
     "SearchHit",
     "Section",
+    "SentenceSupport",
     "SentenceTransformerEmbedder",
     "SignalScore",
     "Skipped",
+    "Span",
     "StreamEvent",
     "StreamState",
     "StreamVerdict",
     "Tokenizer",
+    "Tool",
     "ToolCall",
+    "ToolResult",
+    "Toolbox",
     "Topic",
+    "Trace",
+    "Tracer",
     "ValidationResult",
     "Vault",
     "VectorIndex",
@@ -201,6 +262,7 @@ __all__ = [
     "Violation",
     "Workflow",
     "__version__",
+    "brier_score",
     "calibrate_threshold",
     "chat_format_for_model",
     "count_chat_tokens",
@@ -208,14 +270,18 @@ __all__ = [
     "decision",
     "errors",
     "evals",
+    "expected_calibration_error",
     "find_conflicts",
     "get_tokenizer",
+    "ground",
     "hash",
     "list_encodings",
     "load_documents",
     "normalize_text",
     "pack",
     "parse_freshness",
+    "reliability_table",
     "repair_json",
     "tokenizer_for_model",
+    "tool",
 ]

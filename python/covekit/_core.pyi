@@ -537,3 +537,33 @@ class PiiScanner:
         self, texts: Iterable[str | bytes], num_threads: int = 1
     ) -> list[list[tuple[str, int, int, float, str]]]:
         """scan() of each text, on num_threads native threads."""
+
+class Grounder:
+    """Sentence scoring and answer support (native core of covekit.ground)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75, overlap_weight: float = 0.5) -> None: ...
+    @property
+    def k1(self) -> float: ...
+    @property
+    def b(self) -> float: ...
+    @property
+    def overlap_weight(self) -> float: ...
+    def rank(
+        self, question: str | bytes, passages: Iterable[str | bytes], top_k: int = 0
+    ) -> list[tuple[int, int, int, float, float, float, int]]:
+        """Every sentence of the passages, best first: (passage, start, end, score, bm25,
+        overlap, terms)."""
+    def support(
+        self, answer: str | bytes, passages: Iterable[str | bytes], markers: list[int]
+    ) -> tuple[
+        list[tuple[int, int, tuple[int, ...], float, float, float, int, int]],
+        list[tuple[int, int, int, bool, int]],
+        tuple[int, ...],
+    ]:
+        """(sentences, quotes, dangling): sentences as (start, end, markers, support,
+        unigram, bigram, source, terms), quotes as (start, end, sentence, verbatim,
+        source); source is -1 when none."""
+    def sentences(self, text: str | bytes) -> list[tuple[int, int]]:
+        """Character spans of the sentence units of a text."""
+    def markers(self, text: str | bytes) -> list[tuple[int, int, int]]:
+        """Citation markers of a text: (start, end, value), one per number."""

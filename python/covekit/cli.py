@@ -49,7 +49,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from covekit import Chunker, get_tokenizer, hash, load_documents
 
     kb = _SAMPLES / "kb"
-    print(f"covekit demo: the data and decision planes on the sample knowledge base ({kb.name}/)\n")
+    print(f"covekit demo: the data and decision planes on the sample knowledge base ({kb.name}/)")
+    if args.model_url is not None:
+        print(f"model: {args.model or '(the server default)'} at {args.model_url}")
+    print()
 
     # 1. Ingest: read, decode strictly, normalize (offsets map back), tag, dedup.
     result = load_documents(kb, acl=["role:support"], metadata={"source": "samples"})
@@ -241,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="o200k_base")
     p.set_defaults(func=_cmd_encode)
     p = sub.add_parser("demo", help="run the end-to-end demo")
+    p.add_argument(
+        "--model-url",
+        default=None,
+        help="an OpenAI-compatible server's base URL (e.g. llama.cpp's: "
+        "http://127.0.0.1:8000/v1) to answer with instead of the extractive model",
+    )
+    p.add_argument("--model", default=None, help="the model name to ask that server for")
     p.set_defaults(func=_cmd_demo)
     return parser
 

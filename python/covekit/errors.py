@@ -169,7 +169,7 @@ _NATIVE_DOCS = {
     """,
     EmbeddingError: """Base class of embedding errors (covekit.data.embed).
 
-    >>> issubclass(ModelServerError, EmbeddingError)
+    >>> issubclass(EmbeddingServerError, EmbeddingError)
     True
     """,
     EmbedderStateCorrupt: """A saved embedder state that is truncated, altered or of another format.
@@ -261,23 +261,34 @@ class SourceNotFound(IngestError, FileNotFoundError):
     """
 
 
-class ModelServerError(EmbeddingError):
+class ModelServerError(CovekitError):
     """A model server that failed: an HTTP error status, no connection, or retries used up.
 
-    ``status_code`` is the last HTTP status (None when no response came back), ``url`` the
-    address that was called.
+    The base of the server errors of every model client: the chat client
+    (:class:`covekit.OpenAIChatModel`) raises it as it is, the embedder
+    (:class:`covekit.OpenAICompatibleEmbedder`) raises :class:`EmbeddingServerError`, which
+    is also an :class:`EmbeddingError`. ``status_code`` is the last HTTP status (None when
+    no response came back), ``url`` the address that was called, ``attempts`` how many
+    requests were made (None when unknown).
 
-    >>> err = ModelServerError("HTTP 503 from http://localhost:8080/v1/embeddings", status_code=503)
-    >>> err.status_code, isinstance(err, EmbeddingError)
+    >>> err = ModelServerError("HTTP 503 from http://localhost:8080/v1/chat/completions",
+    ...                        status_code=503)
+    >>> err.status_code, isinstance(err, CovekitError)
     (503, True)
     """
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, url: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        url: str | None = None,
+        attempts: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.url = url
+        self.attempts = attempts
 
 
 class ModelServerTimeout(ModelServerError, TimeoutError):
@@ -288,13 +299,104 @@ class ModelServerTimeout(ModelServerError, TimeoutError):
     """
 
 
-class InvalidEmbeddingResponse(ModelServerError):
-    """A model server's answer that is not what the protocol promises.
+class InvalidModelResponse(ModelServerError):
+    """A model server's answer that is not what the protocol promises: a body that is not
+    JSON, no ``choices``, a malformed tool call, an SSE stream that is cut short (closed
+    before ``[DONE]`` or without a ``finish_reason``) or has an event that does not parse.
+
+    >>> issubclass(InvalidModelResponse, ModelServerError)
+    True
+    """
+
+
+class EmbeddingServerError(ModelServerError, EmbeddingError):
+    """A :class:`ModelServerError` of the embedder: also an :class:`EmbeddingError`, so
+    ``except EmbeddingError`` catches every embedding failure.
+
+    >>> issubclass(EmbeddingServerError, EmbeddingError)
+    True
+    """
+
+
+class EmbeddingServerTimeout(ModelServerTimeout, EmbeddingServerError):
+    """An embedding server that did not answer in time on every attempt.
+
+    >>> issubclass(EmbeddingServerTimeout, TimeoutError)
+    True
+    """
+
+
+class InvalidEmbeddingResponse(InvalidModelResponse, EmbeddingServerError):
+    """An embedding server's answer that is not what the protocol promises.
 
     Malformed JSON, a missing ``data`` list, the wrong number of vectors, indexes that are
     missing or repeated, vectors of the wrong or of differing dimensions, non-numbers.
 
     >>> issubclass(InvalidEmbeddingResponse, ModelServerError)
+    True
+    """
+
+
+class AllModelsFailed(ModelServerError):
+    """Every model of a :class:`covekit.Fallback` failed; ``reasons`` has one line per
+    model (``"<model>: <why>"``), in the order they were tried, and the message lists them.
+
+    >>> err = AllModelsFailed("2 models failed", reasons=("a: HTTP 500", "b: timeout"))
+    >>> err.reasons[1], isinstance(err, ModelServerError)
+    ('b: timeout', True)
+    """
+
+    def __init__(self, message: str, *, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+class ScriptExhausted(CovekitError):
+    """A :class:`covekit.ScriptedModel` called once more than it has replies, or with a
+    message that none of its ``(matcher, reply)`` pairs matches.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.ScriptedModel([])([{"role": "user", "content": "hi"}])
+    ... except ScriptExhausted as exc:
+    ...     print(str(exc).split(";")[0])
+    ScriptedModel 'scripted' has no reply left for call 1 (it was given 0)
+    """
+
+
+class RequestCacheError(CovekitError):
+    """A :class:`covekit.RequestCache` that cannot be used; ``path`` is its file.
+
+    >>> issubclass(RequestCacheCorrupt, RequestCacheError)
+    True
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class RequestCacheCorrupt(RequestCacheError, ValueError):
+    """A request-cache file that is not an SQLite database, is damaged, or holds tables
+    of another format.
+
+    >>> import covekit, tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = pathlib.Path(d) / "cache.sqlite"
+    ...     _ = path.write_bytes(b"not a database" * 100)
+    ...     try:
+    ...         covekit.RequestCache(path)
+    ...     except RequestCacheCorrupt as exc:
+    ...         print(isinstance(exc, ValueError))
+    True
+    """
+
+
+class RequestCacheLocked(RequestCacheError):
+    """A request-cache file that another connection holds locked for longer than the
+    cache's ``busy_timeout``.
+
+    >>> issubclass(RequestCacheLocked, RequestCacheError)
     True
     """
 
@@ -437,7 +539,146 @@ class PolicyViolation(CovekitError):
         self.verdict: Any = verdict
 
 
+class ToolError(CovekitError):
+    """Base class of the errors of tools (:mod:`covekit.execution.tools`): a tool call
+    whose outcome is not ``"ok"``, raised by ``ToolResult.raise_for_status()``.
+    ``result`` is the :class:`~covekit.ToolResult` (None when raised before a call).
+
+    >>> import covekit
+    >>> box = covekit.Toolbox([])
+    >>> try:
+    ...     box.run(covekit.ToolCall("c1", "nope", "{}")).raise_for_status()
+    ... except ToolError as exc:
+    ...     print(type(exc).__name__, exc.result.status)
+    UnknownTool unknown_tool
+    """
+
+    def __init__(self, message: str, *, result: object = None) -> None:
+        super().__init__(message)
+        self.result: Any = result
+
+
+class UnknownTool(ToolError, KeyError):
+    """A call of a tool the toolbox does not have; the message lists the tools it has.
+
+    >>> issubclass(UnknownTool, KeyError)
+    True
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ToolArgumentsInvalid(ToolError, ValueError):
+    """Tool arguments that are not JSON, not a JSON object, or fail the tool's schema.
+
+    >>> import covekit
+    >>> @covekit.tool
+    ... def add(a: int, b: int) -> int:
+    ...     return a + b
+    >>> r = covekit.Toolbox([add]).run(covekit.ToolCall("c1", "add", '{"a": 1}'))
+    >>> try:
+    ...     r.raise_for_status()
+    ... except ToolArgumentsInvalid as exc:
+    ...     print(exc)
+    tool 'add' (call c1): invalid_arguments: (root): "b" is a required property
+    """
+
+
+class ToolTimeout(ToolError, TimeoutError):
+    """A tool that did not return within its timeout (or before the deadline).
+
+    >>> issubclass(ToolTimeout, TimeoutError)
+    True
+    """
+
+
+class ToolFailed(ToolError):
+    """A tool that raised (on every attempt it was given); the message names the
+    exception's type and gives its message.
+
+    >>> issubclass(ToolFailed, ToolError)
+    True
+    """
+
+
+class ToolNotAllowed(ToolError, PermissionError):
+    """A tool call that the policy's tool allowlist (or its argument checks) blocks.
+
+    >>> issubclass(ToolNotAllowed, PermissionError)
+    True
+    """
+
+
+class ApprovalPending(ToolError):
+    """A call of a ``requires_approval=True`` tool that waits in the approval queue;
+    ``result.approval_id`` is the request to approve or reject.
+
+    >>> issubclass(ApprovalPending, ToolError)
+    True
+    """
+
+
+class ApprovalRejected(ToolError):
+    """A call of a ``requires_approval=True`` tool that a reviewer rejected.
+
+    >>> issubclass(ApprovalRejected, ToolError)
+    True
+    """
+
+
+class IdempotencyConflict(ToolError, ValueError):
+    """An idempotency key used again for another tool or other arguments: the key
+    names one action, so its recorded result cannot answer a different call.
+
+    >>> issubclass(IdempotencyConflict, ValueError)
+    True
+    """
+
+
+class IdempotencyStoreError(CovekitError):
+    """An idempotency store (:class:`covekit.IdempotencyStore`) that cannot be used: the
+    file is not SQLite, is damaged, holds a table of another shape, or stays locked.
+    ``path`` is the file.
+
+    >>> import covekit, pathlib, tempfile
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "keys.sqlite"
+    >>> _ = bad.write_bytes(b"not a database" * 100)
+    >>> try:
+    ...     covekit.IdempotencyStore(bad)
+    ... except IdempotencyStoreError as exc:
+    ...     print(str(exc).split(":")[0].endswith("keys.sqlite"))
+    True
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ApprovalQueueError(CovekitError, ValueError):
+    """An approval queue (:class:`covekit.ApprovalQueue`) misused or unusable: an
+    unknown request id, a decision on a request already decided, a file that is not
+    SQLite or is damaged. ``path`` is the file.
+
+    >>> import covekit
+    >>> try:
+    ...     covekit.ApprovalQueue().approve("no-such-id", by="ada")
+    ... except ApprovalQueueError as exc:
+    ...     print(exc)
+    no approval request 'no-such-id' in this queue
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 __all__ = [
+    "AllModelsFailed",
+    "ApprovalPending",
+    "ApprovalQueueError",
+    "ApprovalRejected",
     "BudgetExceeded",
     "ContractError",
     "CovekitError",
@@ -445,11 +686,16 @@ __all__ = [
     "DisallowedSpecialToken",
     "EmbedderStateCorrupt",
     "EmbeddingError",
+    "EmbeddingServerError",
+    "EmbeddingServerTimeout",
+    "IdempotencyConflict",
+    "IdempotencyStoreError",
     "IndexFileCorrupt",
     "IngestError",
     "InvalidEmbeddingResponse",
     "InvalidInput",
     "InvalidJSON",
+    "InvalidModelResponse",
     "InvalidTokenId",
     "InvalidUtf8",
     "ModelServerError",
@@ -457,15 +703,25 @@ __all__ = [
     "OptionalDependencyMissing",
     "PolicyViolation",
     "RepairError",
+    "RequestCacheCorrupt",
+    "RequestCacheError",
+    "RequestCacheLocked",
     "RerankerError",
     "SchemaError",
+    "ScriptExhausted",
     "SourceNotFound",
     "TokenNotFound",
     "TokenizerDataMissing",
     "TokenizerError",
     "TokenizerFileCorrupt",
+    "ToolArgumentsInvalid",
+    "ToolError",
+    "ToolFailed",
+    "ToolNotAllowed",
+    "ToolTimeout",
     "UnknownEncoding",
     "UnknownEntity",
     "UnknownModel",
     "UnknownPrice",
+    "UnknownTool",
 ]

@@ -23,14 +23,12 @@ See docs/embeddings.md.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import os
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -41,12 +39,13 @@ from covekit._core import HashingEmbedder as _HashingEmbedder
 from covekit._fileio import atomic_write
 from covekit.errors import (
     EmbeddingError,
+    EmbeddingServerError,
+    EmbeddingServerTimeout,
     InvalidEmbeddingResponse,
     InvalidInput,
-    ModelServerError,
-    ModelServerTimeout,
     OptionalDependencyMissing,
 )
+from covekit.execution.retry import parse_retry_after, retryable_status
 
 if TYPE_CHECKING:
     from typing import Self
@@ -474,7 +473,6 @@ class SentenceTransformerEmbedder:
 
 
 #: HTTP statuses worth another attempt: timeouts, conflicts, rate limits, server errors.
-_RETRY_STATUSES = frozenset({408, 409, 429})
 
 
 class OpenAICompatibleEmbedder:
@@ -658,21 +656,8 @@ class OpenAICompatibleEmbedder:
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
-        value = response.headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            seconds = float(value)
-            return max(0.0, seconds) if seconds == seconds else None  # nan: ignore
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        # the one Retry-After reader of covekit's clients (seconds or an HTTP date)
+        return parse_retry_after(response.headers.get("retry-after"))
 
     def _decide(self, outcome: httpx.Response | Exception, attempt: int, n: int) -> tuple[str, Any]:
         """What to do after one attempt: ("ok", vectors), ("split", None), ("retry", delay).
@@ -682,7 +667,7 @@ class OpenAICompatibleEmbedder:
         httpx = self._httpx
         if isinstance(outcome, httpx.TimeoutException):
             if attempt >= self._max_retries:
-                raise ModelServerTimeout(
+                raise EmbeddingServerTimeout(
                     f"{self.url} did not answer in time on {attempt + 1} attempt(s) ({outcome!r}); "
                     "raise timeout=, send smaller batches (batch_size=) or check the server",
                     url=self.url,
@@ -690,7 +675,7 @@ class OpenAICompatibleEmbedder:
             return "retry", self._delay(attempt)
         if isinstance(outcome, Exception):  # httpx.TransportError: no connection, reset, ...
             if attempt >= self._max_retries:
-                raise ModelServerError(
+                raise EmbeddingServerError(
                     f"could not reach {self.url} on {attempt + 1} attempt(s): {outcome!r}; "
                     "check base_url and that the server is running",
                     url=self.url,
@@ -702,15 +687,15 @@ class OpenAICompatibleEmbedder:
         if status == 413 and n > 1:
             return "split", None
         body = outcome.text[:300]
-        if status not in _RETRY_STATUSES and status < 500:
-            raise ModelServerError(
+        if status < 500 and not retryable_status(status):
+            raise EmbeddingServerError(
                 f"{self.url} answered HTTP {status}: {body!r}"
                 + (" (check api_key)" if status in (401, 403) else ""),
                 status_code=status,
                 url=self.url,
             )
         if attempt >= self._max_retries:
-            raise ModelServerError(
+            raise EmbeddingServerError(
                 f"{self.url} answered HTTP {status} on all {attempt + 1} attempt(s); "
                 f"last body: {body!r}",
                 status_code=status,
@@ -718,7 +703,7 @@ class OpenAICompatibleEmbedder:
             )
         asked = self._retry_after(outcome)
         if asked is not None and asked > self._max_retry_after:
-            raise ModelServerError(
+            raise EmbeddingServerError(
                 f"{self.url} answered HTTP {status} and asked to retry after {asked:g} s, "
                 f"more than max_retry_after={self._max_retry_after:g} s",
                 status_code=status,
