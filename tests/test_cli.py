@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from covekit import cli
@@ -23,6 +24,18 @@ def test_demo_runs_the_planes_end_to_end(capsys: pytest.CaptureFixture[str]) -> 
     # the poisoned chunk is quarantined, with the injection and the exfiltrating image
     verdict = next(ln for ln in out.splitlines() if ln.startswith("policy on a retrieved chunk"))
     assert "quarantine" in verdict and "ignore_previous" in verdict and "markdown_image" in verdict
+    # answers: verbatim and cited for who may read the source, refused out of scope
+    answers = out[out.index("\nanswer: ") :]
+    refund = "Approved refunds reach the original payment method within 5-10 business days [1]."
+    assert f"answered: {refund}" in answers
+    assert re.search(
+        r"role:security .*\n\s+answered: The service-level agreement promises 99\.9%", answers
+    )
+    assert re.search(r"role:support .*world cup.*\n\s+refused: not enough evidence", answers)
+    # support may not read security.md: its answer never cites it
+    support = [b for b in answers.split("\n   role:") if b.startswith("support")]
+    assert support and all("security.md" not in b for b in support)
+    assert "trace of the last request: covekit.pipeline" in answers
 
 
 def test_count_and_encode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -44,3 +57,22 @@ def test_demo_takes_a_model_server() -> None:
     assert (defaults.model_url, defaults.model) == (None, None)
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["demo", "--model-url"])  # the URL is missing
+
+
+def test_demo_answers_with_a_real_model_server(
+    llama_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`covekit demo --model-url` against llama.cpp's server and its random tiny model:
+    the reply is noise, and the pipeline says so (ungrounded, low confidence) rather
+    than citing what the caller may not read."""
+    assert (
+        cli.main(["demo", "--model-url", llama_server.base_url, "--model", llama_server.model]) == 0
+    )
+    out = capsys.readouterr().out
+    assert f"model: {llama_server.model} at {llama_server.base_url}" in out
+    answers = out[out.index("\nanswer: ") :]
+    assert "model='" + llama_server.model in answers or llama_server.model in answers
+    support = [b for b in answers.split("\n   role:") if b.startswith("support")]
+    assert support and all("security.md" not in b for b in support)
+    for conf in re.findall(r"confidence (\d\.\d\d)", answers):
+        assert float(conf) <= 0.5  # noise is never confidently right

@@ -75,6 +75,23 @@ def test_skips_marker_like_and_unbalanced_sentences() -> None:
     )
 
 
+def test_headings_are_not_answers() -> None:
+    """A Markdown heading that matches the question is a title, not a claim: the answer
+    is the sentence under it (verbatim, still a substring of the evidence)."""
+    evidence = (
+        "Sources:\n\n[1] refunds.md — Refunds\n## How to request a refund\n\n"
+        "Write to billing from the owner's address to request a refund.\n\n"
+        "### Refund\nApproved refunds arrive within 5-10 business days."
+    )
+    reply = ExtractiveModel(max_sentences=2).complete(msgs("How do I request a refund?", evidence))
+    assert "#" not in reply.text
+    assert reply.text.startswith(
+        "Write to billing from the owner's address to request a refund [1]."
+    )
+    only = "Sources:\n\n[1] refunds.md\n## Refund policy\n\n## Refund request"
+    assert ExtractiveModel().complete(msgs("refund policy", only)).finish_reason == "refusal"
+
+
 def test_json_schema_filling() -> None:
     model = ExtractiveModel()
     schema = {

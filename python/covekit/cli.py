@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from covekit.errors import CovekitError
 
@@ -49,7 +50,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from covekit import Chunker, get_tokenizer, hash, load_documents
 
     kb = _SAMPLES / "kb"
-    print(f"covekit demo: the data and decision planes on the sample knowledge base ({kb.name}/)")
+    print(f"covekit demo: the three planes on the sample knowledge base ({kb.name}/)")
     if args.model_url is not None:
         print(f"model: {args.model or '(the server default)'} at {args.model_url}")
     print()
@@ -211,7 +212,47 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + ", ".join(f"{f.rule} chars {f.start}-{f.end}" for f in verdict.findings)
     )
 
-    # 5. The tokenizer underneath: exact tiktoken ids, counts across encodings.
+    # 5. Answer: one call through the planes (redaction, permitted retrieval, the context
+    #    budget, the model and its contract, grounding, a confidence with its reasons).
+    #    The model is covekit's deterministic extractive answerer unless --model-url
+    #    names an OpenAI-compatible server (llama.cpp's, vLLM, Ollama, ...).
+    from covekit import ExtractiveModel, OpenAIChatModel, Pipeline
+
+    answerer: Any
+    if args.model_url is None:
+        answerer = ExtractiveModel(tokenizer=enc)
+    else:
+        answerer = OpenAIChatModel(args.model_url, args.model or "default", timeout=120.0)
+    pipe = Pipeline(base, answerer, redactor=redactor, policy=policy, budget=budget)
+    print(f"\nanswer: {pipe!r}")
+    for who, q in [
+        (["role:support"], "How long until an approved refund reaches the customer?"),
+        (["role:security"], "What availability does the service-level agreement promise?"),
+        (["role:support"], "What availability does the service-level agreement promise?"),
+        (["role:support"], "Who won the football world cup in 2022?"),
+    ]:
+        a = pipe.answer(q, principals=who)
+        for c in a.citations:
+            assert set(acls[c.doc_id]) & set(who), "a citation outside the caller's principals"
+        print(f"   {who[0]:<14} {q!r}")
+        shown = " ".join(a.text.split())
+        print(f"      {a.outcome}: {shown[:150]}{'...' if len(shown) > 150 else ''}")
+        if a.reason and a.reason != shown:
+            print(f"      why: {a.reason}")
+        for c in a.citations:
+            print(f"      [{c.marker}] {c.doc_id} chars {c.start}-{c.end}: {c.quote[:60]!r}")
+        g = a.grounding
+        if g is not None and getattr(g, "sentences", None):
+            supported = sum(1 for sent in g.sentences if sent.supported)
+            print(f"      grounding: {supported}/{len(g.sentences)} sentences supported")
+        print(f"      confidence {a.confidence:.2f}: {'; '.join(a.reasons) or '-'}")
+    spans = a.trace.spans if a.trace is not None else []
+    print(
+        "   trace of the last request: "
+        + ", ".join(f"{sp.name} {sp.duration_ms or 0:.1f} ms" for sp in spans[:8])
+    )
+
+    # 6. The tokenizer underneath: exact tiktoken ids, counts across encodings.
     texts_list = [d.text for d in result.documents]
     print(f"\n{'encoding':<14}{'tokens':>10}{'chars/token':>13}{'ms':>9}")
     for name in ("r50k_base", "p50k_base", "cl100k_base", "o200k_base"):

@@ -79,6 +79,8 @@ _REFUSED_NAMES = (
     "abstain",
     "unanswerable",
 )
+# Markdown heading lines at the start of a sentence ("## Refunds")
+_HEADINGS = re.compile(r"\A(?:[ \t]*#{1,6}[ \t][^\n]*(?:\n|\Z)[ \t\n]*)+")
 _MARKER_FIELDS = ("marker", "id", "citation", "source", "index", "ref", "n", "number")
 _QUOTE_FIELDS = ("quote", "text", "span", "excerpt", "snippet", "sentence")
 _SCORE_NAMES = ("confidence", "support", "score")
@@ -106,7 +108,8 @@ class ExtractiveModel(ModelBase):
         tokenizer: a :class:`covekit.Tokenizer` or encoding name to count the usage
             with; None (the default) reports no usage.
 
-    Sentences that hold marker-like text (``[12]``) or unbalanced quote marks are
+    Markdown heading lines at the start of a sentence are left out (a title is not a
+    claim). Sentences that hold marker-like text (``[12]``) or unbalanced quote marks are
     skipped, so that every marker of an answer is one of the context's and every quote
     in it is verbatim. Ties between equal scores go to the earlier sentence.
 
@@ -330,8 +333,12 @@ class ExtractiveModel(ModelBase):
                 break
             if overlap < self.min_support or terms == 0:
                 continue
-            sentence = bodies[p][s:e]
-            if not self._usable(sentence) or any(sentence == c for c, _ in chosen):
+            sentence = _HEADINGS.sub("", bodies[p][s:e])  # a heading is a title, not a claim
+            if (
+                not sentence.strip()
+                or not self._usable(sentence)
+                or any(sentence == c for c, _ in chosen)
+            ):
                 continue
             if best_score is None:
                 best_score, best_overlap = score, overlap
