@@ -79,7 +79,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-def _start(model_path: Path, log_path: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(model_path: Path, log_path: Path, port: int, n_ctx: int) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -88,7 +88,7 @@ def _start(model_path: Path, log_path: Path, port: int) -> subprocess.Popen[byte
         "--model_alias", MODEL_NAME,
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--n_ctx", "512",
+        "--n_ctx", str(n_ctx),
         # one thread: the tiny model needs no more, and the machine is shared
         "--n_threads", "1",
         "--n_threads_batch", "1",
@@ -113,11 +113,13 @@ def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, deadline: float) -
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, *, attempts: int = 3) -> Iterator[LlamaServer]:
+def serve(workdir: Path, *, attempts: int = 3, n_ctx: int = 512) -> Iterator[LlamaServer]:
     """Writes the tiny model into ``workdir``, runs the server, yields it, stops it.
 
     A port taken between choosing it and the server binding it is retried on a new one
     (``attempts`` times); any other failure to start fails the test with the log.
+    ``n_ctx`` is the server's context window in tokens (bytes, for this vocabulary): 512
+    keeps the context-length tests short; a whole context of the demo needs ~4,096.
     """
     if not available():
         pytest.skip(
@@ -131,7 +133,7 @@ def serve(workdir: Path, *, attempts: int = 3) -> Iterator[LlamaServer]:
         log_path = workdir / f"server-{attempt}.log"
         base_url = f"http://127.0.0.1:{port}/v1"
         t0 = time.monotonic()
-        proc = _start(model_path, log_path, port)
+        proc = _start(model_path, log_path, port, n_ctx)
         try:
             why = _wait_ready(proc, base_url, t0 + START_TIMEOUT_S) or ""
             if not why:

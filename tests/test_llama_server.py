@@ -14,10 +14,13 @@ Two facts about llama-cpp-python's server (0.3.x) that the tests pin down:
 - it accepts a JSON Schema only in the form ``{"type": "json_object", "schema": ...}``
   (and then constrains the output with a grammar); OpenAI's ``{"type": "json_schema",
   ...}`` is answered with HTTP 500 (a request validation error reported as a server
-  error). ``json_object_format`` below builds the accepted form.
+  error). ``OpenAIChatModel(..., schema_format="json_object")`` sends the accepted form,
+  whichever form the caller gives (a bare schema, as ``Contract.for_provider`` returns
+  it, or OpenAI's, as the Pipeline sends it); the ``tiny`` fixture is such a model.
 - it can overrun ``max_tokens`` by up to 3 tokens: a byte-level token that leaves a
   UTF-8 character unfinished skips its ``max_tokens`` check (``multibyte_fix`` in
-  ``llama_cpp/llama.py``). The reported usage is truthful, and covekit records it.
+  ``llama_cpp/llama.py``). The reported usage is truthful; covekit records it as it is
+  and does not treat it as an error (not the client, not a contract with a budget).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from covekit.errors import ModelServerError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from llama_server import LlamaServer
+from shared_data import tokenizer_dir
 
 #: The most tokens llama-cpp-python generates past max_tokens (see the module docs).
 MULTIBYTE_OVERRUN = 3
@@ -55,11 +59,6 @@ def refund_matches_order(value: dict[str, Any]) -> str | None:
     if value["refund"] != ORDER_TOTAL or value["currency"] != "EUR":
         return f"refund must be {ORDER_TOTAL} EUR, got {value['refund']} {value['currency']}"
     return None
-
-
-def json_object_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """The ``response_format`` llama-cpp-python's server constrains with a schema."""
-    return {"type": "json_object", "schema": schema}
 
 
 def ask(text: str) -> list[dict[str, str]]:
@@ -88,9 +87,26 @@ def bound(model: covekit.OpenAIChatModel, **fixed: Any) -> Callable[..., covekit
     return call
 
 
+class Recording:
+    """A contract's model callable that records the ``max_tokens`` it is given."""
+
+    def __init__(self, model: Callable[..., covekit.ModelReply]) -> None:
+        self.model = model
+        self.caps: list[int | None] = []
+
+    def __call__(
+        self, messages: list[dict[str, Any]], max_tokens: int | None = None
+    ) -> covekit.ModelReply:
+        self.caps.append(max_tokens)
+        return self.model(messages, max_tokens=max_tokens)
+
+
 @pytest.fixture(scope="module")
 def tiny(llama_server: LlamaServer) -> Iterator[covekit.OpenAIChatModel]:
-    with covekit.OpenAIChatModel(llama_server.base_url, llama_server.model, timeout=30) as m:
+    """The client as llama-cpp-python's server needs it: schemas as ``json_object``."""
+    with covekit.OpenAIChatModel(
+        llama_server.base_url, llama_server.model, timeout=30, schema_format="json_object"
+    ) as m:
         yield m
 
 
@@ -134,9 +150,7 @@ def test_max_tokens_caps_the_completion(tiny: covekit.OpenAIChatModel) -> None:
     # grammar-constrained to ASCII (digits, punctuation, the enum): exactly capped
     strict = covekit.Contract(REFUND_SCHEMA).for_provider("openai-strict")
     for cap in (1, 2, 5, 9):
-        reply = tiny.complete(
-            ask("Refund?"), max_tokens=cap, seed=cap, response_format=json_object_format(strict)
-        )
+        reply = tiny.complete(ask("Refund?"), max_tokens=cap, seed=cap, response_format=strict)
         assert reply.completion_tokens == cap
         assert reply.finish_reason == "length"
     # free text is byte noise: a cap that falls inside a UTF-8 character is overrun
@@ -181,17 +195,39 @@ def test_streaming_delivers_the_same_reply(tiny: covekit.OpenAIChatModel) -> Non
     )
 
 
-def test_the_openai_json_schema_form_is_refused_with_a_clear_error(
-    llama_server: LlamaServer,
+def test_the_openai_json_schema_form_is_refused_and_schema_format_fixes_it(
+    llama_server: LlamaServer, tiny: covekit.OpenAIChatModel
 ) -> None:
     strict = covekit.Contract(REFUND_SCHEMA).for_provider("openai-strict")
+    openai_form = {
+        "type": "json_schema",
+        "json_schema": {"name": "refund", "schema": strict, "strict": True},
+    }
     with covekit.OpenAIChatModel(
         llama_server.base_url, llama_server.model, retry=covekit.RetryPolicy(max_attempts=1)
-    ) as once:
-        with pytest.raises(ModelServerError) as info:
-            once.complete(ask("Refund?"), max_tokens=4, response_format=strict)
-    assert info.value.status_code == 500
-    assert "json_object" in str(info.value)
+    ) as default:
+        assert default.schema_format == "json_schema"
+        for given in (strict, openai_form):
+            with pytest.raises(ModelServerError) as info:
+                default.complete(ask("Refund?"), max_tokens=4, response_format=given)
+            assert info.value.status_code == 500 and info.value.attempts == 1
+            message = str(info.value)
+            assert "literal_error" in message  # the server's validation error ...
+            assert "schema_format='json_object'" in message  # ... and covekit's hint
+    # the same requests with schema_format="json_object": accepted, grammar-constrained
+    for given in (strict, openai_form):
+        reply = tiny.complete(ask("Refund?"), max_tokens=96, seed=0, response_format=given)
+        assert reply.finish_reason == "stop"
+        assert set(json.loads(reply.text)) == set(REFUND_SCHEMA["properties"])
+
+
+def test_a_streamed_structured_reply_parses(tiny: covekit.OpenAIChatModel) -> None:
+    strict = covekit.Contract(REFUND_SCHEMA).for_provider("openai-strict")
+    events = list(tiny.stream(ask("Refund?"), max_tokens=96, seed=1, response_format=strict))
+    last = events[-1].reply
+    assert last is not None and last.finish_reason == "stop"
+    text = "".join(e.delta for e in events)
+    assert text == last.text and covekit.Contract(strict).check(text).ok, text
 
 
 # ----------------------------------------------------------------------------- structure
@@ -207,7 +243,7 @@ def test_schema_constrained_output_parses_but_its_values_are_arbitrary(
             ask("Refund for order A-17?"),
             max_tokens=96,
             seed=seed,
-            response_format=json_object_format(strict),
+            response_format=strict,
         )
         assert reply.finish_reason == "stop"  # the grammar ends the output with the object
         value = json.loads(reply.text)
@@ -264,7 +300,7 @@ def test_enforce_escalates_when_structured_values_break_the_rule(
         escalate=lambda e: escalations.append(e) or "ticket-1",
     )
     strict = contract.for_provider("openai-strict")
-    model = bound(tiny, max_tokens=96, seed=5, response_format=json_object_format(strict))
+    model = bound(tiny, max_tokens=96, seed=5, response_format=strict)
     result = contract.enforce(model, ask("Refund for order A-17?"))
     assert result.escalated and not result.ok
     assert result.reason == "rule" and result.escalation == "ticket-1"
@@ -279,13 +315,41 @@ def test_enforce_repairs_json_cut_off_by_max_tokens(tiny: covekit.OpenAIChatMode
     schema = {"type": "object", "properties": {"note": {"type": "string"}}}
     strict = covekit.Contract(schema).for_provider("openai-strict")
     contract = covekit.Contract(schema, on_fail=["repair", "raise"], allow_lossy_repair=True)
-    model = bound(tiny, max_tokens=12, seed=3, response_format=json_object_format(strict))
+    model = bound(tiny, max_tokens=12, seed=3, response_format=strict)
     result = contract.enforce(model, ask("A note?"))
     assert result.ok and len(result.attempts) == 1
     attempt = result.attempts[0]
     assert not attempt.text.rstrip().endswith("}")  # cut off mid-string
     assert attempt.verdict.repairs  # ... and closed by the repair
     assert isinstance(result.value["note"], str)
+
+
+def test_a_max_tokens_overrun_is_recorded_not_an_error(tiny: covekit.OpenAIChatModel) -> None:
+    # the contract caps each completion at the budget's max_completion_tokens; llama.cpp
+    # may write up to 3 tokens more when the cap falls inside a UTF-8 character (here in
+    # the note's string): the attempt records what the server reports, and it passes
+    tokenizer_dir()  # the budget counts the prompt (o200k_base): skip without the files
+    cap = 12
+    schema = {"type": "object", "properties": {"note": {"type": "string"}}}
+    strict = covekit.Contract(schema).for_provider("openai-strict")
+    contract = covekit.Contract(
+        schema,
+        on_fail=["repair", "raise"],
+        allow_lossy_repair=True,
+        budget=covekit.Budget(max_completion_tokens=cap),
+    )
+    overruns = 0
+    for seed in range(8):
+        model = Recording(bound(tiny, seed=seed, response_format=strict))
+        result = contract.enforce(model, ask("A note?"))
+        assert model.caps == [cap]
+        assert result.ok and len(result.attempts) == 1, result
+        used = result.attempts[0].completion_tokens
+        assert used is not None and 1 <= used <= cap + MULTIBYTE_OVERRUN
+        assert result.completion_tokens == used  # charged as reported, not clipped
+        assert isinstance(result.value["note"], str)
+        overruns += used > cap
+    assert overruns >= 1  # the overrun happened, and nothing treated it as an error
 
 
 def test_enforce_refuses_without_context_and_never_calls_the_server(

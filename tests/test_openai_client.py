@@ -4,6 +4,7 @@ whose replies the official ``openai`` package parses too."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import gc
 import json
@@ -537,6 +538,105 @@ def test_response_format_passes_through(server: LoopbackOpenAI) -> None:
     assert server.requests[-1].body["response_format"] == {"type": "json_object"}
     with pytest.raises(InvalidInput, match="unknown parameters"):
         asyncio.run(m.acomplete(ASK, top_p=0.5))
+
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+OPENAI_FORM = {
+    "type": "json_schema",
+    "json_schema": {"name": "answer", "schema": SCHEMA, "strict": False},
+}
+LLAMA_FORM = {"type": "json_object", "schema": SCHEMA}
+
+
+@pytest.mark.parametrize(
+    ("schema_format", "given", "sent"),
+    [
+        # a bare schema takes the model's form
+        ("json_schema", SCHEMA, {"type": "json_schema", "json_schema": {
+            "name": "response", "schema": SCHEMA, "strict": True}}),
+        ("json_object", SCHEMA, LLAMA_FORM),
+        # a schema in the model's form goes as it is (name and strict kept) ...
+        ("json_schema", OPENAI_FORM, OPENAI_FORM),
+        ("json_object", LLAMA_FORM, LLAMA_FORM),
+        # ... and one in the other form is moved into it
+        ("json_object", OPENAI_FORM, LLAMA_FORM),
+        ("json_schema", LLAMA_FORM, {"type": "json_schema", "json_schema": {
+            "name": "response", "schema": SCHEMA, "strict": True}}),
+        # formats without a schema are never changed
+        ("json_object", {"type": "json_object"}, {"type": "json_object"}),
+        ("json_object", {"type": "text"}, {"type": "text"}),
+        ("json_schema", {"type": "json_object"}, {"type": "json_object"}),
+        # a json_schema without a schema object is the server's to judge
+        ("json_object", {"type": "json_schema", "json_schema": {"name": "x"}},
+         {"type": "json_schema", "json_schema": {"name": "x"}}),
+    ],
+)  # fmt: skip
+def test_schema_format_decides_the_wire_form(
+    server: LoopbackOpenAI, schema_format: str, given: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    m, _ = make(server, schema_format=schema_format)
+    before = copy.deepcopy(given)
+    m.complete(ASK, response_format=given)
+    assert server.requests[-1].body["response_format"] == sent
+    # the same in every path: async, streaming
+    arun(m, m.acomplete(ASK, response_format=given))
+    assert server.requests[-1].body["response_format"] == sent
+    list(m.stream(ASK, response_format=given))
+    assert server.requests[-1].body["response_format"] == sent
+    assert given == before  # the caller's format is not changed
+
+
+def test_schema_format_with_a_contract(server: LoopbackOpenAI) -> None:
+    contract = covekit.Contract(SCHEMA)
+    server.push(Reply('{"a": 1}'))
+    m, _ = make(server, schema_format="json_object")
+    strict = contract.for_provider("openai-strict")
+    result = contract.enforce(
+        lambda msgs, max_tokens=None: m.complete(msgs, response_format=strict), ASK
+    )
+    assert result.ok and result.value == {"a": 1}
+    assert server.requests[-1].body["response_format"] == {"type": "json_object", "schema": strict}
+    assert "schema_format='json_object'" in repr(m)
+    assert "schema_format" not in repr(make(server)[0])
+
+
+def test_schema_format_bad_values() -> None:
+    for bad in ("json", "JSON_SCHEMA", None, 1):
+        with pytest.raises(InvalidInput, match="schema_format must be one of"):
+            covekit.OpenAIChatModel("http://h/v1", "m", schema_format=bad)  # type: ignore[arg-type]
+    m = covekit.OpenAIChatModel("http://h/v1", "m")
+    for bad_format in ("json", ["type"], 3):
+        with pytest.raises(InvalidInput, match="response_format must be"):
+            m.complete(ASK, response_format=bad_format)  # type: ignore[arg-type]
+    assert m.requests == 0
+
+
+@pytest.mark.parametrize("code", [400, 422, 500])
+def test_a_refused_json_schema_form_names_the_option(server: LoopbackOpenAI, code: int) -> None:
+    retry = covekit.RetryPolicy(max_attempts=1)
+    server.push(Status(code, '{"error": {"message": "bad response_format"}}'))
+    m, _ = make(server, retry=retry)
+    with pytest.raises(ModelServerError, match="schema_format='json_object'") as info:
+        m.complete(ASK, response_format=SCHEMA)
+    assert info.value.status_code == code and "bad response_format" in str(info.value)
+    server.push(Status(code, '{"error": {"message": "bad response_format"}}'))
+    with pytest.raises(ModelServerError, match="schema_format='json_object'"):
+        list(m.stream(ASK, response_format=OPENAI_FORM))
+    # no hint without the json_schema form, or for other statuses
+    for status, fmt in (
+        (code, {"type": "json_object"}),
+        (code, None),
+        (503, SCHEMA),
+        (404, SCHEMA),
+    ):
+        server.push(Status(status))
+        with pytest.raises(ModelServerError) as other:
+            m.complete(ASK, response_format=fmt)
+        assert "schema_format" not in str(other.value)
+    # a user's json_schema dict with "type" last is still recognized
+    server.push(Status(code))
+    with pytest.raises(ModelServerError, match="schema_format='json_object'"):
+        m.complete(ASK, response_format={"json_schema": {"schema": SCHEMA}, "type": "json_schema"})
 
 
 def test_async_pool_is_sharded_and_bounded(server: LoopbackOpenAI) -> None:

@@ -7,6 +7,12 @@ sampling limits, and SSE streaming with the usage in the last chunk. Retries fol
 :class:`~covekit.RetryPolicy`; timeouts come from the request's
 :class:`~covekit.Deadline`.
 
+Servers differ in how they take a JSON Schema, so ``schema_format`` says which form is
+sent: ``"json_schema"`` (OpenAI's ``{"type": "json_schema", "json_schema": {...}}``, the
+default: OpenAI, vLLM, llama.cpp's own ``llama-server``, Ollama, LiteLLM) or
+``"json_object"`` (``{"type": "json_object", "schema": ...}``: llama-cpp-python's
+``llama_cpp.server``, which answers HTTP 500 to the OpenAI form).
+
 >>> import covekit
 >>> m = covekit.OpenAIChatModel("http://127.0.0.1:8080/v1", "tiny")
 >>> m.url, m.identity()["base_url"]
@@ -36,7 +42,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from covekit.errors import (
     DeadlineExceeded,
@@ -54,27 +60,74 @@ if TYPE_CHECKING:
 
     from covekit.decision.deadline import Deadline
 
-__all__ = ["OpenAIChatModel", "SSEDecoder", "StreamAssembler"]
+__all__ = [
+    "SCHEMA_FORMATS",
+    "OpenAIChatModel",
+    "SSEDecoder",
+    "StreamAssembler",
+    "response_format_for",
+]
 
 _FORMAT_TYPES = ("json_schema", "json_object", "text")
+#: The two wire forms of a JSON Schema in ``response_format`` (``schema_format``).
+SCHEMA_FORMATS = ("json_schema", "json_object")
 
 
-def response_format_for(response_format: Mapping[str, Any]) -> dict[str, Any]:
-    """OpenAI's ``response_format`` for a request: passed through when it already is one
-    (``{"type": "json_schema" | "json_object" | "text", ...}``), otherwise taken as a JSON
-    Schema (e.g. ``Contract.for_provider("openai-strict")``) and wrapped as a strict
-    ``json_schema`` format named ``"response"``.
+def _schema_of(response_format: Mapping[str, Any]) -> Any:
+    """The JSON Schema an OpenAI ``response_format`` carries, or None."""
+    kind = response_format.get("type")
+    schema: Any = None
+    if kind == "json_schema":
+        inner = response_format.get("json_schema")
+        schema = inner.get("schema") if isinstance(inner, Mapping) else None
+    elif kind == "json_object":
+        schema = response_format.get("schema")
+    return schema if isinstance(schema, Mapping) else None
+
+
+def response_format_for(
+    response_format: Mapping[str, Any], schema_format: str = "json_schema"
+) -> dict[str, Any]:
+    """OpenAI's ``response_format`` for a request, with its JSON Schema (if any) in the
+    form ``schema_format`` names.
+
+    A bare JSON Schema (e.g. ``Contract.for_provider("openai-strict")``) is wrapped: as a
+    strict ``json_schema`` format named ``"response"``, or for ``"json_object"`` as
+    ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's server). A format that
+    already is one (``{"type": "json_schema" | "json_object" | "text", ...}``) is passed
+    through, except that a schema in the other form is moved into ``schema_format``'s
+    (the name and ``strict`` of a ``json_schema`` are kept when it stays one, and
+    ``strict: true`` is set when one is made); ``json_object`` without a schema and
+    ``text`` are sent as they are.
 
     >>> response_format_for({"type": "object"})["json_schema"]["strict"]
     True
+    >>> response_format_for({"type": "object"}, "json_object")
+    {'type': 'json_object', 'schema': {'type': 'object'}}
     >>> response_format_for({"type": "json_object"})
     {'type': 'json_object'}
+    >>> response_format_for({"type": "json_object", "schema": {"type": "object"}})["type"]
+    'json_schema'
     """
-    if response_format.get("type") in _FORMAT_TYPES:
-        return dict(response_format)
+    if schema_format not in SCHEMA_FORMATS:
+        raise InvalidInput(f"schema_format must be one of {SCHEMA_FORMATS}, got {schema_format!r}")
+    if not isinstance(response_format, Mapping):
+        raise InvalidInput(
+            "response_format must be a JSON Schema or an OpenAI response_format (a mapping), "
+            f"not {type(response_format).__name__}"
+        )
+    kind = response_format.get("type")
+    if kind in _FORMAT_TYPES:
+        schema = _schema_of(response_format)
+        if schema is None or kind == schema_format:
+            return dict(response_format)
+    else:
+        schema = response_format
+    if schema_format == "json_object":
+        return {"type": "json_object", "schema": dict(schema)}
     return {
         "type": "json_schema",
-        "json_schema": {"name": "response", "schema": dict(response_format), "strict": True},
+        "json_schema": {"name": "response", "schema": dict(schema), "strict": True},
     }
 
 
@@ -357,6 +410,17 @@ class OpenAIChatModel(ModelBase):
         http_client: an ``httpx.Client`` to use (not closed by :meth:`close`).
         max_connections: the connection pool's size (per client).
         name: the name in replies and cache keys (default: ``model``).
+        schema_format: how a JSON Schema in ``response_format`` is sent:
+            ``"json_schema"`` (the default; OpenAI's form, which OpenAI, vLLM, llama.cpp's
+            own ``llama-server``, Ollama and LiteLLM take) or ``"json_object"``
+            (``{"type": "json_object", "schema": ...}``, which llama-cpp-python's server
+            ``python -m llama_cpp.server`` takes; it answers HTTP 500 to the other form).
+            See :func:`response_format_for`.
+
+    Usage is reported as the server counts it, never clipped: llama-cpp-python's server
+    can overrun ``max_tokens`` by up to 3 tokens when the last token leaves a UTF-8
+    character unfinished, and ``completion_tokens`` then says so (``finish_reason`` is
+    ``"length"``); that is not an error.
 
     Errors: :class:`~covekit.errors.ModelServerError` (an HTTP error, no connection,
     retries used up; ``status_code``, ``attempts``), :class:`~covekit.errors.ModelServerTimeout`,
@@ -386,6 +450,7 @@ class OpenAIChatModel(ModelBase):
         http_client: httpx.Client | None = None,
         max_connections: int = 100,
         name: str | None = None,
+        schema_format: Literal["json_schema", "json_object"] = "json_schema",
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise InvalidInput(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -395,6 +460,11 @@ class OpenAIChatModel(ModelBase):
             raise InvalidInput(f"timeout must be > 0 seconds, got {timeout!r}")
         if not isinstance(max_connections, int) or max_connections < 1:
             raise InvalidInput(f"max_connections must be an int >= 1, got {max_connections!r}")
+        if schema_format not in SCHEMA_FORMATS:
+            raise InvalidInput(
+                f"schema_format must be one of {SCHEMA_FORMATS}, got {schema_format!r}"
+            )
+        self.schema_format: Literal["json_schema", "json_object"] = schema_format
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
         self.model = model
@@ -506,7 +576,10 @@ class OpenAIChatModel(ModelBase):
         return {**super().identity(), "model": self.model, "base_url": self.base_url}
 
     def __repr__(self) -> str:
-        return f"OpenAIChatModel({self.base_url!r}, {self.model!r})"
+        extra = (
+            f", schema_format={self.schema_format!r}" if self.schema_format != "json_schema" else ""
+        )
+        return f"OpenAIChatModel({self.base_url!r}, {self.model!r}{extra})"
 
     # ------------------------------------------------------------------ requests
     def _body(self, messages: Sequence[Message], params: Mapping[str, Any], stream: bool) -> bytes:
@@ -519,7 +592,8 @@ class OpenAIChatModel(ModelBase):
         if params.get("tool_choice") is not None:
             body["tool_choice"] = params["tool_choice"]
         if params.get("response_format") is not None:
-            body["response_format"] = response_format_for(params["response_format"])
+            form = response_format_for(params["response_format"], self.schema_format)
+            body["response_format"] = {"type": form.get("type"), **form}  # type first
         for key in ("max_tokens", "temperature", "seed"):
             if params.get(key) is not None:
                 body[key] = params[key]
@@ -560,6 +634,7 @@ class OpenAIChatModel(ModelBase):
         retry_after: str | None = None,
         body: str = "",
         exc: Exception | None = None,
+        payload: bytes = b"",
     ) -> float:
         """The delay before the next attempt; raises when there is none."""
         import httpx
@@ -577,6 +652,12 @@ class OpenAIChatModel(ModelBase):
         where = f"{self.url} (attempt {attempt})"
         if status is not None:
             hint = " (check api_key)" if status in (401, 403) else ""
+            if status in (400, 422, 500) and _JSON_SCHEMA_SENT in payload:
+                hint = (
+                    " (the request's response_format was OpenAI's json_schema form; a server "
+                    "that does not take it, such as llama-cpp-python's, needs "
+                    "OpenAIChatModel(..., schema_format='json_object'))"
+                )
             raise ModelServerError(
                 f"{where} answered HTTP {status}{hint}: {body[:300]!r}; {decision.reason}",
                 status_code=status,
@@ -664,6 +745,7 @@ class OpenAIChatModel(ModelBase):
                     status=response.status_code,
                     retry_after=response.headers.get("retry-after"),
                     body=response.text,
+                    payload=payload,
                 )
             self._sleep(delay)
 
@@ -702,6 +784,7 @@ class OpenAIChatModel(ModelBase):
                     status=response.status_code,
                     retry_after=response.headers.get("retry-after"),
                     body=response.text,
+                    payload=payload,
                 )
             await self._asleep(delay)
 
@@ -755,6 +838,7 @@ class OpenAIChatModel(ModelBase):
                         status=response.status_code,
                         retry_after=response.headers.get("retry-after"),
                         body=response.text,
+                        payload=payload,
                     )
             except httpx.TransportError as exc:
                 delay = self._failure(attempt, start, deadline, exc=exc)
@@ -818,6 +902,7 @@ class OpenAIChatModel(ModelBase):
                         status=response.status_code,
                         retry_after=response.headers.get("retry-after"),
                         body=response.text,
+                        payload=payload,
                     )
             except httpx.TransportError as exc:
                 delay = self._failure(attempt, start, deadline, exc=exc)
@@ -835,6 +920,10 @@ async def _close_with_loop(clients: list[httpx.AsyncClient]) -> AsyncGenerator[N
 #: The most connections in one async pool shard (see ``OpenAIChatModel._new_async_pool``).
 ASYNC_SHARD = 8
 
+
+#: What a request body holds when its response_format is OpenAI's json_schema form
+#: (``_body`` writes compact JSON with the format's ``type`` first).
+_JSON_SCHEMA_SENT = b'"response_format":{"type":"json_schema"'
 
 _PARAMS = frozenset(
     {"tools", "tool_choice", "response_format", "max_tokens", "temperature", "seed", "stop"}
