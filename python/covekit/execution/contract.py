@@ -446,9 +446,11 @@ class Contract:
         ``messages`` are chat messages (``{"role", "content"}``). With ``context`` given
         (the retrieved evidence) and empty, the model is not called: the result is a
         refusal or an escalation (``on_missing_context``). Each attempt, with its tokens
-        and cost where known, is in the result; the attempt, token and cost limits are
-        never exceeded (a token or cost limit needs a model that accepts ``max_tokens``,
-        so that the completion can be capped).
+        and cost where known, is in the result; no attempt starts beyond the attempt,
+        token or cost limits, and each completion is capped with ``max_tokens`` at the
+        room left (so a token or cost limit needs a model that accepts ``max_tokens``;
+        a server that overruns its cap, as llama-cpp-python's may by up to 3 tokens on
+        multibyte text, is charged what it reports and the next cap is smaller).
 
         Raises:
             ContractError: the policy said ``raise``, or the attempts, steps or budget
