@@ -380,3 +380,81 @@ def test_adjacent_values_are_all_redacted(kb: covekit.KnowledgeBase) -> None:
     a = p.answer("refunds?", principals=["role:finance"])
     assert "4111" not in a.to_json() and "415-555" not in a.to_json()
     assert a.text.count("<CREDIT_CARD_1>") == 6
+
+
+# ----------------------------------------------------------------------------- confidence signals
+def _reference_signals(a: covekit.Answer) -> dict[str, float | int]:
+    """The standout and agreement signals recomputed from the answer's manifest with
+    plain loops (statistics.pstdev for the spread)."""
+    import statistics
+
+    cands = a.manifest.candidates
+    cited_markers = {c.marker for c in a.citations}
+    cited = [c for c in cands if c.kept and c.marker in cited_markers]
+    docs = {c.doc_id for c in a.citations}
+
+    def score(c: Any, name: str) -> float:
+        got = c.signals.get(name) or {}
+        return float(got["score"]) if got.get("score") is not None else 0.0
+
+    def rank(c: Any, name: str) -> int:
+        got = c.signals.get(name) or {}
+        return int(got["rank"]) if got.get("rank") is not None else 0
+
+    out: dict[str, float | int] = {}
+    for name, field in (("bm25", "lexical_z"), ("vector", "semantic_z")):
+        pool = [score(c, name) for c in cands]
+        best = max(score(c, name) for c in cited)
+        sd = statistics.pstdev(pool) if len(pool) > 1 else 0.0
+        out[field] = (best - statistics.fmean(pool)) / sd if sd > 0 else 0.0
+    both = [max(rank(c, "bm25"), rank(c, "vector")) for c in cited
+            if rank(c, "bm25") and rank(c, "vector")]  # fmt: skip
+    out["agreement_rank"] = min(both) if both else 0
+    out["document_rank"] = min(c.rank for c in cands if c.doc_id in docs)
+    out["document_chunks"] = max(sum(1 for c in cands if c.doc_id == d) for d in docs)
+    return out
+
+
+@needs_ground
+def test_standout_and_agreement_signals_match_the_manifest() -> None:
+    emb = covekit.HashingEmbedder()
+    texts = {
+        "refunds.md": "Refunds take 5 business days. Refunds of annual plans are pro rata. "
+        "Refunds go back to the card that paid.",
+        "billing.md": "Invoices are due within 30 days. Late invoices incur a 2% fee.",
+        "office.md": "Our office is in Berlin. The office opens at 9.",
+        "cards.md": "Gift cards are final and are never refunded.",
+    }
+    emb.fit(list(texts.values()))
+    base = covekit.KnowledgeBase(covekit.Chunker("o200k_base", max_tokens=12), emb)
+    base.add([covekit.Document(t, d, acl=["u"]) for d, t in texts.items()], num_threads=1)
+    q = "How long do refunds take?"
+    p = pipe(base, [])
+    n = marker_of(p, q, "refunds.md", ["u"])
+    a = pipe(base, [f"Refunds take 5 business days [{n}]."]).answer(q, principals=["u"])
+    s = a.signals
+    ref = _reference_signals(a)
+    assert s.lexical_z == pytest.approx(ref["lexical_z"], abs=1e-9)
+    assert s.semantic_z == pytest.approx(ref["semantic_z"], abs=1e-9)
+    assert (s.agreement_rank, s.document_rank, s.document_chunks) == (
+        ref["agreement_rank"], ref["document_rank"], ref["document_chunks"])  # fmt: skip
+    assert s.lexical_z > 0 and s.document_chunks >= 2  # refunds.md has several chunks
+    assert s.to_dict()["document_chunks"] == s.document_chunks
+
+
+@needs_ground
+def test_a_calibrator_fitted_on_the_v1_features_still_predicts(kb: covekit.KnowledgeBase) -> None:
+    """A saved calibrator of the 13 version-1 features sees their prefix (the new
+    features were appended)."""
+    from covekit.execution.calibrate import FEATURES
+
+    cal = Calibrator(l2=1.0).fit([[0.1] * 13, [0.9] * 13, [0.2] * 13], [0, 1, 0])
+    p = pipe(kb, ["Refunds take 5 business days [1]."], calibrator=cal)
+    a = p.answer("How long do refunds take?", principals=["role:support"])
+    assert a.outcome == "answered" and len(a.signals.features()) == len(FEATURES) > 13
+    assert a.confidence == pytest.approx(float(cal.predict(a.signals.features()[:13])[0]))
+    wrong = Calibrator(l2=1.0).fit([[0.1] * 20, [0.9] * 20], [0, 1])
+    with pytest.raises(InvalidInput):  # wider than FEATURES: a calibrator of something else
+        pipe(kb, ["Refunds take 5 business days [1]."], calibrator=wrong).answer(
+            "How long do refunds take?", principals=["role:support"]
+        )

@@ -93,9 +93,11 @@ from covekit.execution.approval import ApprovalQueue as ApprovalQueue
 from covekit.execution.approval import ApprovalRequest as ApprovalRequest
 from covekit.execution.calibrate import Calibrator as Calibrator
 from covekit.execution.calibrate import ConfidenceSignals as ConfidenceSignals
+from covekit.execution.calibrate import brier_decomposition as brier_decomposition
 from covekit.execution.calibrate import brier_score as brier_score
 from covekit.execution.calibrate import expected_calibration_error as expected_calibration_error
 from covekit.execution.calibrate import reliability_table as reliability_table
+from covekit.execution.calibrate import roc_auc as roc_auc
 from covekit.execution.contract import Action as Action
 from covekit.execution.contract import Budget as Budget
 from covekit.execution.contract import Contract as Contract
@@ -262,6 +264,7 @@ __all__ = [
     "Violation",
     "Workflow",
     "__version__",
+    "brier_decomposition",
     "brier_score",
     "calibrate_threshold",
     "chat_format_for_model",
@@ -282,6 +285,7 @@ __all__ = [
     "parse_freshness",
     "reliability_table",
     "repair_json",
+    "roc_auc",
     "tokenizer_for_model",
     "tool",
 ]

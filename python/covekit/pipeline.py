@@ -117,11 +117,29 @@ _REFUSED_FIELDS = ("refused", "refusal", "insufficient_evidence", "not_enough_ev
 _CITATION_FIELDS = ("citations", "sources", "references", "markers", "cited")
 
 
-def _signal(record: Any, name: str) -> float:
-    """A candidate's raw score in one retrieval signal (0 when it has none)."""
+def _signal(record: Any, name: str) -> tuple[float, int]:
+    """A candidate's raw score and rank (1-based) in one retrieval signal (0 and 0 when
+    it has none)."""
     got = (getattr(record, "signals", None) or {}).get(name) or {}
-    score = got.get("score") if isinstance(got, Mapping) else None
-    return float(score) if isinstance(score, int | float) and math.isfinite(score) else 0.0
+    if not isinstance(got, Mapping):
+        return 0.0, 0
+    score, rank = got.get("score"), got.get("rank")
+    value = 0.0
+    if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score):
+        value = float(score)
+    place = rank if isinstance(rank, int) and not isinstance(rank, bool) and rank > 0 else 0
+    return value, place
+
+
+def _standout(pool: Sequence[float], best: float) -> float:
+    """How many standard deviations ``best`` lies above the mean of ``pool`` (0 for a
+    pool of fewer than two or without spread)."""
+    n = len(pool)
+    if n < 2:
+        return 0.0
+    mean = sum(pool) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in pool) / n)
+    return (best - mean) / sd if sd > 0 else 0.0
 
 
 def _refused_value(value: Any) -> bool:
@@ -770,7 +788,11 @@ class Pipeline:
         with tracer.span("confidence") as s:
             coverage = self._coverage(asked, chunks)
             signals = self._signals(ctx, known, grounding, dangling, coverage)
-            conf = float(self.calibrator.predict(signals.features()[None, :])[0])
+            features = signals.features()
+            dims = self.calibrator.dims
+            if dims and dims < features.size:  # fitted on an earlier, shorter FEATURES
+                features = features[:dims]
+            conf = float(self.calibrator.predict(features[None, :])[0])
             conf = 0.0 if not math.isfinite(conf) else min(1.0, max(0.0, conf))
             low = self.calibrator.low_score
             reasons = signals.reasons(low_score=low)
@@ -914,18 +936,47 @@ class Pipeline:
         sentences = list(getattr(grounding, "sentences", ()) or ())
         unsupported = list(getattr(grounding, "unsupported", ()) or ())
         stale_best = bool(kept) and any(f in ("stale", "superseded") for f in kept[0].flags)
+        # how far the cited evidence stands out among all the candidates
+        docs = {ctx.citations[n].doc_id for n in known}
+        cited_ids = {c.chunk_id for c in cited}
+        lexical: list[float] = []
+        semantic: list[float] = []
+        cited_lexical = cited_semantic = -math.inf
+        agreement = doc_rank = 0
+        per_doc: dict[str, int] = {}
+        for c in cands:
+            lex, lex_rank = _signal(c, "bm25")
+            sem, sem_rank = _signal(c, "vector")
+            lexical.append(lex)
+            semantic.append(sem)
+            if c.chunk_id in cited_ids:
+                cited_lexical = max(cited_lexical, lex)
+                cited_semantic = max(cited_semantic, sem)
+                if lex_rank and sem_rank:  # both searches found it: the worse rank
+                    worse = max(lex_rank, sem_rank)
+                    agreement = worse if agreement == 0 else min(agreement, worse)
+            if c.doc_id in docs:
+                per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+                doc_rank = c.rank if doc_rank == 0 else min(doc_rank, c.rank)
+        if not cited:
+            cited_lexical = cited_semantic = 0.0
         return ConfidenceSignals(
             best_score=float(scores[0]) if scores else 0.0,
             second_score=float(scores[1]) if len(scores) > 1 else 0.0,
             cited_score=max((float(c.score) for c in cited), default=0.0),
             cited_rank=min((c.rank for c in cited), default=0),
-            sources=len({ctx.citations[n].doc_id for n in known}),
+            sources=len(docs),
             conflicts=len(ctx.conflicts),
             stale=stale_best,
             grounding=float(getattr(grounding, "score", 0.0) or 0.0),
             unsupported=len(unsupported) / len(sentences) if sentences else 0.0,
             dangling=len(dangling),
             coverage=coverage,
-            lexical_score=max((_signal(c, "bm25") for c in cited), default=0.0),
-            semantic_score=max((_signal(c, "vector") for c in cited), default=0.0),
+            lexical_score=cited_lexical,
+            semantic_score=cited_semantic,
+            lexical_z=_standout(lexical, cited_lexical) if cited else 0.0,
+            semantic_z=_standout(semantic, cited_semantic) if cited else 0.0,
+            agreement_rank=agreement,
+            document_rank=doc_rank,
+            document_chunks=max(per_doc.values(), default=0),
         )
