@@ -11,6 +11,8 @@ import sys
 from collections import defaultdict
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("faker", reason="the PII corpus needs Faker (dev extra)")
 pytest.importorskip("phonenumbers", reason="the PII corpus needs phonenumbers (dev extra)")
@@ -303,3 +305,64 @@ def test_redactor_checks_github_checksums(corpus: list[pc.Item]) -> None:
             assert {f.rule for f in r.scan(broken)} == {"github_token.classic"}
             seen += 1
     assert seen >= 50
+
+
+# ----------------------------------------------------------------------------- adjacent values
+#: What may stand between two values: spaces, punctuation, CJK text without spaces.
+SEPARATORS = [" ", "  ", "\n", "\t", ", ", "; ", " | ", "|", ",", ";", " / ", ": ", " - ",
+              " (", " [", ")", "]", "}", ">", "<", '"', "'", "*", "#", "!", "?", "~",
+              "、", "\uff0c", "。", "和"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def alone(corpus: list[pc.Item]) -> list[tuple[str, str, str]]:
+    """(entity, text, the part a finding must cover) for the corpus's labelled values
+    that the scanner finds alone, whole. A URL's userinfo is put back in its URL; a
+    generic secret's value is given a key (the label is the value only)."""
+    r = _redactor()
+    out: list[tuple[str, str, str]] = []
+    for it in corpus:
+        for s in it.spans:
+            if s.entity == "URL_CREDENTIALS":
+                text = "postgres://" + s.value + "@db-1.internal:5432"
+                part = text
+            elif s.entity == "GENERIC_SECRET":
+                if any(c in s.value for c in '"\\\n'):
+                    continue
+                text, part = f'api_key="{s.value}"', s.value
+            else:
+                text = part = s.value
+            found = r.scan(text)
+            if [(_entity(f), f.text) for f in found] == [(s.entity, part)]:
+                out.append((s.entity, text, part))
+    assert {e for e, _, _ in out} == set(pc.ENTITIES)
+    return out
+
+
+def test_labelled_values_are_found_alone(
+    corpus: list[pc.Item], alone: list[tuple[str, str, str]]
+) -> None:
+    labelled = sum(len(it.spans) for it in corpus)
+    assert len(alone) >= 0.95 * labelled, (len(alone), labelled)
+
+
+@given(st.data())
+def test_two_labelled_values_side_by_side_are_both_found(
+    alone: list[tuple[str, str, str]], data: st.DataObject
+) -> None:
+    """Concatenating two values the scanner finds alone, with a separator, gives findings
+    that cover both, and a redaction that holds neither (the card after a phone in
+    "415-555-2671 4111 1111 1111 1111" was kept)."""
+    r = _redactor()
+    a = data.draw(st.sampled_from(alone), "first")
+    sep = data.draw(st.sampled_from(SEPARATORS), "separator")
+    b = data.draw(st.sampled_from(alone), "second")
+    text = a[1] + sep + b[1]
+    a0 = a[1].index(a[2])
+    b0 = len(a[1]) + len(sep) + b[1].index(b[2])
+    found = r.scan(text)
+    for start, part in ((a0, a[2]), (b0, b[2])):
+        assert any(f.start <= start and start + len(part) <= f.end for f in found), (text, found)
+    red = r.redact(text)
+    assert a[2] not in red.value and b[2] not in red.value
+    assert not r.redact(red.value).changed

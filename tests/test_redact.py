@@ -400,6 +400,157 @@ def test_recognizer_hook() -> None:
         Redactor(recognizers=[bad]).scan("abc")
 
 
+# --------------------------------------------------------------------------- adjacent values
+
+
+def test_a_card_right_after_a_phone_is_found(r: Redactor) -> None:
+    """The reported bug: the phone was found and the card right after it kept."""
+    text = "415-555-2671 4111 1111 1111 1111"
+    assert [(f.entity, f.text) for f in r.scan(text)] == [
+        ("PHONE", "415-555-2671"),
+        ("CREDIT_CARD", "4111 1111 1111 1111"),
+    ]
+    assert r.redact(text).value == "<PHONE_1> <CREDIT_CARD_1>"
+
+
+_CARD = "4111 1111 1111 1111"
+_MC = "5555 5555 5555 4444"
+_AMEX = "3782 822463 10005"
+_MAC = "3c:22:fb:0a:1b:2c"
+_IBAN_E = "GB82WEST12345698765432"
+_AKIA = "AKIAIOSFODNN7EXAMPLE"
+_IBAN = "GB82 WEST 1234 5698 7654 32"
+_SECRET = "Zk9!qW7#xP2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"+1 415 555 2671 {_CARD}", [("PHONE", "+1 415 555 2671"), ("CREDIT_CARD", _CARD)]),
+        (f"{_CARD} {_MC}", [("CREDIT_CARD", _CARD), ("CREDIT_CARD", _MC)]),
+        (f"123-45-6789 {_CARD}", [("US_SSN", "123-45-6789"), ("CREDIT_CARD", _CARD)]),
+        ("+1 415 555 2671 415-555-2671", [("PHONE", "+1 415 555 2671"), ("PHONE", "415-555-2671")]),
+        (f"GB82 WEST 1234 5698 7654 32 {_CARD}", [("IBAN", _IBAN), ("CREDIT_CARD", _CARD)]),
+        (f"{_MAC} {_AMEX}", [("MAC_ADDRESS", _MAC), ("CREDIT_CARD", _AMEX)]),
+        (f"ref 12345 {_CARD}", [("CREDIT_CARD", _CARD)]),
+        (f"电话415-555-2671、{_CARD}", [("PHONE", "415-555-2671"), ("CREDIT_CARD", _CARD)]),
+        ("from fe80::1: refused", [("IP_ADDRESS", "fe80::1")]),
+        (f"mac:{_MAC}", [("MAC_ADDRESS", _MAC)]),
+        # a generic secret's unquoted value ends where the next value starts
+        (f"pwd={_SECRET}|{_CARD}", [("GENERIC_SECRET", f"{_SECRET}|"), ("CREDIT_CARD", _CARD)]),
+        (f"{_CARD}<password={_SECRET}", [("CREDIT_CARD", _CARD), ("GENERIC_SECRET", _SECRET)]),
+        # glued: found by the pass with the first finding blanked out
+        (f"{_IBAN_E}+44 20 7946 0958", [("IBAN", _IBAN_E), ("PHONE", "+44 20 7946 0958")]),
+        (f"{GHP}.123-45-6789", [("GITHUB_TOKEN", GHP), ("US_SSN", "123-45-6789")]),
+        (f"fe80::1:{_AKIA}", [("IP_ADDRESS", "fe80::1"), ("AWS_ACCESS_KEY", _AKIA)]),
+        # the middle and the unprinted tail of a 22-digit tracking number are no card
+        ("tracking 9400 6514 4162 6005 1551 96", []),
+    ],
+)  # fmt: skip
+def test_adjacent_values(r: Redactor, text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(f.entity, f.text) for f in r.scan(text)] == expected
+
+
+def test_recognizer_findings_resolve_like_native_ones() -> None:
+    """The disjoint set covering the most text: a recognizer's finding that overlaps the
+    end of a native one does not take the native one's place when both can be had."""
+
+    def ids(text: str) -> list[Finding]:
+        found = re.finditer(r"\d{4}(?: 1111){3} 999", text)
+        return [Finding("ORDER", m.start(), m.end(), m.group(), 0.9, "t") for m in found]
+
+    ids.entities = ("ORDER",)  # type: ignore[attr-defined]
+    r = Redactor(recognizers=[ids])
+    # alone, the recognizer's longer span wins over the card it contains
+    assert [f.entity for f in r.scan("4111 1111 1111 1111 999")] == ["ORDER"]
+
+    def late(text: str) -> list[Finding]:
+        i = text.find("2671 and")
+        return [Finding("NOTE", i, i + 8, text[i : i + 8], 0.9, "t")] if i >= 0 else []
+
+    late.entities = ("NOTE",)  # type: ignore[attr-defined]
+    text = "415-555-2671 and ann@example.com"
+    # PHONE [0, 12) and NOTE [8, 16) overlap: the phone (12 characters) covers more
+    assert [(f.entity, f.text) for f in Redactor(recognizers=[late]).scan(text)] == [
+        ("PHONE", "415-555-2671"),
+        ("EMAIL", "ann@example.com"),
+    ]
+
+    def inside(text: str) -> list[Finding]:
+        i = text.find("|")
+        return [Finding("TAG", i + 1, len(text), text[i + 1 :], 0.9, "t")] if i >= 0 else []
+
+    inside.entities = ("TAG",)  # type: ignore[attr-defined]
+    # a native generic secret ends where a recognizer's finding starts inside it
+    found = Redactor(recognizers=[inside]).scan("password=Zk9!qW7#xP2|tail and more")
+    assert [(f.entity, f.text) for f in found] == [
+        ("GENERIC_SECRET", "Zk9!qW7#xP2|"),
+        ("TAG", "tail and more"),
+    ]
+
+
+#: Values each found alone, whole: (entity, text, the part a finding must cover).
+ADJACENT: list[tuple[str, str, str]] = [
+    ("EMAIL", "jane.doe@example.org", "jane.doe@example.org"),
+    ("PHONE", "+44 20 7946 0958", "+44 20 7946 0958"),
+    ("PHONE", "(415) 555-2671", "(415) 555-2671"),
+    ("PHONE", "415-555-2671", "415-555-2671"),
+    ("PHONE", "+1 415 555 2671", "+1 415 555 2671"),
+    ("PHONE", "020 7946 0958", "020 7946 0958"),
+    ("CREDIT_CARD", "4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("CREDIT_CARD", "4111-1111-1111-1111", "4111-1111-1111-1111"),
+    ("CREDIT_CARD", "5555555555554444", "5555555555554444"),
+    ("CREDIT_CARD", "3782 822463 10005", "3782 822463 10005"),
+    ("IBAN", "GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32"),
+    ("IBAN", "DE89370400440532013000", "DE89370400440532013000"),
+    ("US_SSN", "123-45-6789", "123-45-6789"),
+    ("IP_ADDRESS", "203.0.113.9", "203.0.113.9"),
+    ("IP_ADDRESS", "2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334"),
+    ("IP_ADDRESS", "fe80::1", "fe80::1"),
+    ("MAC_ADDRESS", "3c:22:fb:0a:1b:2c", "3c:22:fb:0a:1b:2c"),
+    ("MAC_ADDRESS", "3C-22-FB-0A-1B-2C", "3C-22-FB-0A-1B-2C"),
+    *[(e, m, m) for e, _, m in POSITIVES if e in ("URL_CREDENTIALS", "AWS_ACCESS_KEY",
+        "GITHUB_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SLACK_TOKEN", "STRIPE_KEY",
+        "GOOGLE_API_KEY", "PRIVATE_KEY", "JWT")],
+    ("GENERIC_SECRET", 'password="Qz8!vL2#pX9@mK4"', "Qz8!vL2#pX9@mK4"),
+    ("GENERIC_SECRET", "api_key=Zk9qW7xP2mLr4TnB", "Zk9qW7xP2mLr4TnB"),
+    *[p for p in POSITIVES if p[0] == "AWS_SECRET_KEY"],
+]  # fmt: skip
+
+#: What may stand between two values: spaces, punctuation, CJK text without spaces.
+SEPARATORS = [" ", "  ", "\n", "\t", ", ", "; ", " | ", "|", ",", ";", " / ", ": ", " - ",
+              " (", " [", ")", "]", "}", ">", "<", '"', "'", "*", "#", "!", "?", "~",
+              "、", "\uff0c", "。", "和"]  # fmt: skip
+
+
+def test_adjacent_values_are_each_found_alone() -> None:
+    r = Redactor()
+    for entity, text, part in ADJACENT:
+        found = r.scan(text)
+        assert [(f.entity, f.text) for f in found] == [(entity, part)], text
+
+
+def _covered(found: list[Finding], start: int, end: int) -> bool:
+    return any(f.start <= start and end <= f.end for f in found)
+
+
+@given(st.sampled_from(ADJACENT), st.sampled_from(SEPARATORS), st.sampled_from(ADJACENT))
+def test_two_adjacent_values_are_both_found_and_redacted(
+    a: tuple[str, str, str], sep: str, b: tuple[str, str, str]
+) -> None:
+    r = Redactor()
+    text = a[1] + sep + b[1]
+    a0 = a[1].index(a[2])
+    b0 = len(a[1]) + len(sep) + b[1].index(b[2])
+    found = r.scan(text)
+    assert _covered(found, a0, a0 + len(a[2])), (text, found)
+    assert _covered(found, b0, b0 + len(b[2])), (text, found)
+    red = r.redact(text)
+    assert a[2] not in red.value and b[2] not in red.value
+    # one pass is enough: nothing is left for a second one
+    assert not r.redact(red.value).changed
+
+
 # --------------------------------------------------------------------------- bad input
 
 

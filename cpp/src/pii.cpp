@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "covekit/errors.hpp"
@@ -90,6 +91,15 @@ void Pass::add(Entity e, std::size_t b, std::size_t en, double score, std::strin
   const auto k = static_cast<std::size_t>(e);
   if (!cfg.enabled[k] || score < cfg.min_score[k] || en <= b) return;
   out.push_back(Finding{e, b, en, std::min(score, 1.0), rule});
+  // a value may start at the digit group after this one (numeric); not after a run of
+  // digit groups that only a context word makes a phone number: those delimit nothing
+  if (at(en) == ' ' && is_digit(at(en + 1)) && !rule.starts_with("phone.digits")) after_finding.push_back(en + 1);
+}
+
+bool Pass::follows_finding(std::size_t s) {
+  // the pass only moves forward: positions behind it are done with
+  std::erase_if(after_finding, [&](std::size_t x) { return x < s; });
+  return std::find(after_finding.begin(), after_finding.end(), s) != after_finding.end();
 }
 
 // ------------------------------------------------------------------- numbers
@@ -163,6 +173,14 @@ bool Pass::end_ok(std::size_t e) const {
   return true;
 }
 
+std::size_t Pass::next_group(std::size_t e) const {
+  const unsigned char x = at(e), y = at(e + 1), z = at(e + 2);
+  if ((x == ' ' || x == '-' || x == '.' || x == ')' || x == '(') && is_digit(y)) return e + 1;
+  if (x == ')' && (y == ' ' || y == '-') && is_digit(z)) return e + 2;
+  if ((x == ' ' || x == '-') && y == '(' && is_digit(z)) return e + 2;
+  return 0;
+}
+
 void Pass::numeric(std::size_t s) {
   Numeric c;
   c.start = s;
@@ -175,9 +193,6 @@ void Pass::numeric(std::size_t s) {
     ++pos;
   }
   if (!is_digit(at(pos)) || !start_ok(s)) return;
-  // Inside a chain of space-separated digit groups ("3704 0044 0532"): the chain's
-  // first group already read it; a later start is only tried with other separators.
-  const bool inner = is_digit(p[s]) && s >= 2 && p[s - 1] == ' ' && is_digit(p[s - 2]);
   char sep = 0;
   while (c.n < c.g.size()) {
     std::size_t e = pos;
@@ -187,27 +202,27 @@ void Pass::numeric(std::size_t s) {
     if (too_long || c.digits + (e - pos) > 24) break;  // the chain ends before this group
     c.g[c.n++] = Group{pos, e, sep};
     c.digits += e - pos;
-    const unsigned char x = at(e), y = at(e + 1), z = at(e + 2);
-    if ((x == ' ' || x == '-' || x == '.') && is_digit(y)) {
-      sep = static_cast<char>(x);
-      pos = e + 1;
-    } else if (x == ')' && is_digit(y)) {
-      sep = ')';
-      pos = e + 1;
-    } else if (x == ')' && (y == ' ' || y == '-') && is_digit(z)) {
-      sep = ')';
-      pos = e + 2;
-    } else if ((x == ' ' || x == '-') && y == '(' && is_digit(z)) {
-      sep = '(';
-      pos = e + 2;
-    } else if (x == '(' && is_digit(y)) {
-      sep = '(';
-      pos = e + 1;
-    } else {
-      break;
-    }
+    const std::size_t next = next_group(e);
+    if (!next) break;
+    // the separator the readings see: ')' after a closing parenthesis, '(' before an
+    // opening one, else the byte itself (' ', '-' or '.')
+    if (p[e] == ')') sep = ')';
+    else if (p[next - 1] == '(') sep = '(';
+    else sep = static_cast<char>(p[e]);
+    pos = next;
   }
-  if (inner && c.n >= 2 && c.g[1].sep == ' ') return;
+  // A start inside a chain of space-separated digit groups ("DE89 3704 0044 0532", the
+  // card of "415-555-2671 4111 1111 1111 1111") is read in full when a finding ends at
+  // the space before it: it is the next value after that one. Otherwise it is a piece
+  // of the chain, and only a card (Luhn and an issuer's prefix) that ends where the
+  // chain does is read there ("ref 12345 4111 1111 1111 1111"): a piece from the middle
+  // ("9400 4269 7614 3815 4564 56", a tracking number) or a weaker reading of the tail
+  // (the "0044 0532 0130 01" of a mistyped IBAN is no call to the UK) is nothing.
+  const bool inner = is_digit(p[s]) && s >= 2 && p[s - 1] == ' ' && is_digit(p[s - 2]);
+  const bool tail_only = inner && c.n >= 2 && c.g[1].sep == ' ' && !follows_finding(s);
+  auto closed = [&](std::size_t e) { return !tail_only || next_group(e) == 0; };
+  // a card that ends the chain has at most five groups and 19 digits
+  if (tail_only && (c.n > 5 || c.digits > 19 || next_group(c.g[c.n - 1].e))) return;
   // An extension after the last group: "x123", " x123", "ext. 123", " ext 123".
   {
     std::size_t q = c.g[c.n - 1].e;
@@ -256,7 +271,7 @@ void Pass::numeric(std::size_t s) {
   // groups, a known IIN for the length, Luhn.
   if (!c.plus && !parens && on(Entity::kCreditCard)) {
     for (std::size_t k = std::min<std::size_t>(c.n, 5); k >= 1; --k) {
-      if (!seps_uniform(c, k, " -") || !end_ok(c.g[k - 1].e)) continue;
+      if (!seps_uniform(c, k, " -") || !end_ok(c.g[k - 1].e) || !closed(c.g[k - 1].e)) continue;
       const std::size_t d = digit_count(c, k);
       if (d < 13 || d > 19) continue;
       bool shape = k == 1;
@@ -264,7 +279,12 @@ void Pass::numeric(std::size_t s) {
         shape = true;
         for (std::size_t i = 0; i + 1 < k; ++i) shape = shape && c.g[i].len() == 4;
         shape = shape && c.g[k - 1].len() >= 1 && c.g[k - 1].len() <= 4;
-        if (k == 3 && c.g[0].len() == 4 && c.g[1].len() == 6 && (c.g[2].len() == 5 || c.g[2].len() == 4)) shape = true;
+        const bool amex_diners =
+            k == 3 && c.g[0].len() == 4 && c.g[1].len() == 6 && (c.g[2].len() == 5 || c.g[2].len() == 4);
+        if (amex_diners) shape = true;
+        // the tail of a longer chain: only as cards are printed (4-4-4-4, 4-4-4-4-3,
+        // 4-6-5, 4-6-4), not the 4-4-4-4-2 end of a 22-digit tracking number
+        if (tail_only) shape = amex_diners || (shape && (d == 16 || (d == 19 && k == 5)));
       }
       if (!shape) continue;
       const std::string digits = digits_of(k);
@@ -284,7 +304,7 @@ void Pass::numeric(std::size_t s) {
   }
 
   // US SSN: AAA-GG-SSSS (dashes or spaces), or nine digits with a context word.
-  if (!c.plus && !parens && on(Entity::kUsSsn)) {
+  if (!c.plus && !parens && !tail_only && on(Entity::kUsSsn)) {
     auto valid = [](std::string_view d) {
       const int area = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
       if (area == 0 || area == 666 || area >= 900) return false;
@@ -310,14 +330,24 @@ void Pass::numeric(std::size_t s) {
   }
 
   // Phones: the best reading of a prefix of the groups.
-  if (on(Entity::kPhone)) phone(c.start, c.plus, c.open_paren, std::span<const Group>(c.g.data(), c.n), c.ext_end);
+  if (on(Entity::kPhone) && !tail_only)
+    phone(c.start, c.plus, c.open_paren, std::span<const Group>(c.g.data(), c.n), c.ext_end);
 }
 
+// The phone readings of the first k groups (k = 1..n): the best (the highest score, the
+// longest of equal ones) is reported, and so is each shorter reading that scores at
+// least as well as every reading shorter than it (the best reading of its own text),
+// so that resolution can end a number before a group that starts the next value:
+// "+1 415 555 2671 4111 1111 1111 1111" reads "+1 415 555 2671 4111" as a number (15
+// digits), and also "+1 415 555 2671", which leaves the card whole.
 void Pass::phone(std::size_t s, bool plus, bool open_paren, std::span<const Group> g, std::size_t ext_end) {
-  double best = -1;
-  std::size_t best_end = 0;
-  std::string_view best_rule;
-  bool best_ctx = false;
+  struct Reading {
+    std::size_t end = 0;
+    double score = -1;  // -1: no reading of this many groups
+    std::string_view rule;
+    bool ctx = false;
+  };
+  std::array<Reading, 10> readings{};
   for (std::size_t k = g.size(); k >= 1; --k) {
     std::size_t end = g[k - 1].e;
     if (k == g.size() && ext_end) end = ext_end;
@@ -377,15 +407,24 @@ void Pass::phone(std::size_t s, bool plus, bool open_paren, std::span<const Grou
     if (score < 0) continue;
     const bool ctx = context_near(s, end, kPhoneWords) || call_before(s);
     if (ctx) score = std::min(1.0, score + 0.35);
-    if (score > best) {
-      best = score;
-      best_end = end;
-      best_rule = rule;
-      best_ctx = ctx;
-    }
+    readings[k - 1] = Reading{end, score, rule, ctx};
   }
-  if (best < 0) return;
-  add(Entity::kPhone, s, best_end, best, with_context(best_rule, best_ctx));
+  std::size_t best = 0;  // 1 + the index of the best reading
+  for (std::size_t k = g.size(); k >= 1; --k)
+    if (readings[k - 1].score >= 0 && (best == 0 || readings[k - 1].score > readings[best - 1].score)) best = k;
+  if (best == 0) return;
+  double shorter_best = -1;  // the best score of the readings shorter than k
+  std::array<bool, 10> report{};
+  for (std::size_t k = 1; k <= best; ++k) {
+    const Reading& r = readings[k - 1];
+    if (r.score < 0) continue;
+    report[k - 1] = k == best || r.score >= shorter_best;
+    shorter_best = std::max(shorter_best, r.score);
+  }
+  for (std::size_t k = best; k >= 1; --k) {
+    const Reading& r = readings[k - 1];
+    if (report[k - 1]) add(Entity::kPhone, s, r.end, r.score, with_context(r.rule, r.ctx));
+  }
 }
 
 // "call" (any case) right before s, spaces or a colon between: "or call +1 415...".
@@ -491,27 +530,103 @@ std::size_t Pass::punct(std::size_t i) {
   return 0;
 }
 
+// Where a generic secret's value ends is a guess when it is not quoted (the run of
+// printable ASCII after the key): a finding that starts inside the value and runs past
+// its end is the next value, and the secret ends where that one starts
+// ("password=Zk9!q|4111 1111 1111 1111" is the secret "Zk9!q|" and the card).
+void trim_generic_secrets(std::vector<Finding>& found) {
+  if (std::none_of(found.begin(), found.end(), [](const Finding& f) { return f.entity == Entity::kGenericSecret; }))
+    return;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (start, end), by start
+  spans.reserve(found.size());
+  for (const Finding& f : found) spans.emplace_back(f.start, f.end);
+  std::sort(spans.begin(), spans.end());
+  for (Finding& f : found) {
+    if (f.entity != Entity::kGenericSecret) continue;
+    std::size_t cut = f.end;
+    auto it = std::upper_bound(spans.begin(), spans.end(), std::make_pair(f.start, static_cast<std::size_t>(-1)));
+    for (; it != spans.end() && it->first < f.end; ++it)
+      if (it->second > f.end) cut = std::min(cut, it->first);
+    f.end = cut;
+  }
+}
+
+// A finding next to a byte that some matcher takes into a token may have hidden a value
+// beside it (see Scanner::scan_valid).
+bool glued(std::string_view text, std::span<const Finding> found) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  auto at = [&](std::size_t i) -> unsigned char { return i < n ? p[i] : 0; };
+  // bytes that some matcher takes into a token: its neighbour may have been read as part of it
+  auto joins = [](unsigned char c) { return is_word(c) || (c != 0 && std::strchr("-.:+/%@~", c) != nullptr); };
+  auto graphic = [](unsigned char c) { return c > ' ' && c < 0x7F; };
+  for (const Finding& f : found) {
+    // after a finding, '/' hides nothing: no matcher but the generic rule's value and a
+    // webhook's path reads one before it (a URL's path after its credentials is common)
+    const unsigned char a = at(f.end);
+    if (is_word(a) || ((joins(a) || a == '(') && a != '/' && graphic(at(f.end + 1)))) return true;
+    if (f.start == 0) continue;
+    const unsigned char b = p[f.start - 1];
+    if (is_word(b) || (joins(b) && f.start >= 2 && graphic(p[f.start - 2]))) return true;
+  }
+  return false;
+}
+
+// The findings kept are the disjoint set that covers the most bytes (weighted interval
+// scheduling over the candidates sorted by end), then the one with the highest total
+// score; of findings with the same span, the higher score, then the entity listed
+// first, is the candidate. So a finding that contains others wins over them (it covers
+// more), and of two findings that overlap in part, the one that lets a neighbour be
+// kept too: "+1 415 555 2671 4111 1111 1111 1111" keeps the phone's shorter reading and
+// the card rather than its longer reading alone.
 void resolve(std::vector<Finding>& found) {
   if (found.size() <= 1) return;
-  std::vector<std::size_t> order(found.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const Finding& x = found[a];
-    const Finding& y = found[b];
-    if (x.end - x.start != y.end - y.start) return x.end - x.start > y.end - y.start;
-    if (x.score != y.score) return x.score > y.score;
+  trim_generic_secrets(found);
+  std::sort(found.begin(), found.end(), [](const Finding& x, const Finding& y) {
+    if (x.end != y.end) return x.end < y.end;
     if (x.start != y.start) return x.start < y.start;
+    if (x.score != y.score) return x.score > y.score;
     return x.entity < y.entity;
   });
-  std::vector<Finding> kept;  // sorted by start, disjoint
-  for (std::size_t idx : order) {
-    const Finding& f = found[idx];
-    auto it = std::lower_bound(kept.begin(), kept.end(), f.start,
-                               [](const Finding& k, std::size_t s) { return k.start < s; });
-    if (it != kept.end() && it->start < f.end) continue;
-    if (it != kept.begin() && std::prev(it)->end > f.start) continue;
-    kept.insert(it, f);
+  // one candidate per span: the first of each run of equal spans
+  found.erase(std::unique(found.begin(), found.end(),
+                          [](const Finding& x, const Finding& y) { return x.start == y.start && x.end == y.end; }),
+              found.end());
+  const std::size_t m = found.size();
+  struct Total {
+    std::size_t bytes = 0;
+    int64_t score = 0;  // in millionths, so that sums compare exactly
+    [[nodiscard]] bool operator>(const Total& o) const {
+      return bytes != o.bytes ? bytes > o.bytes : score > o.score;
+    }
+  };
+  // best[i]: the best total over the first i candidates; take[i]: candidate i is in it
+  std::vector<Total> best(m + 1);
+  std::vector<std::size_t> before(m);  // candidates ending at or before candidate i's start
+  std::vector<bool> take(m, false);
+  for (std::size_t i = 0; i < m; ++i) {
+    const Finding& f = found[i];
+    before[i] = static_cast<std::size_t>(
+        std::upper_bound(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(i), f.start,
+                         [](std::size_t s, const Finding& g) { return s < g.end; }) -
+        found.begin());
+    Total with = best[before[i]];
+    with.bytes += f.end - f.start;
+    with.score += std::llround(f.score * 1e6);
+    // on a tie the candidate is left out, and the choice among those ending earlier stays
+    take[i] = with > best[i];
+    best[i + 1] = take[i] ? with : best[i];
   }
+  std::vector<Finding> kept;
+  for (std::size_t i = m; i > 0;) {
+    if (take[i - 1]) {
+      kept.push_back(found[i - 1]);
+      i = before[i - 1];
+    } else {
+      --i;
+    }
+  }
+  std::reverse(kept.begin(), kept.end());
   found.swap(kept);
 }
 
@@ -536,6 +651,28 @@ std::vector<Finding> Scanner::scan_valid(std::string_view text) const {
   detail::Pass pass{text, reinterpret_cast<const unsigned char*>(text.data()), text.size(), config_, out};
   pass.run();
   detail::resolve(out);
+  // A value glued to another ("4109-2483-4352-6114.sk-ant-...", "ghp_....782-43-4166",
+  // "GB82WEST12345698765432+44 20 7946 0958") is hidden by its neighbour's bytes: the
+  // boundary rules read the two as one longer token. A pass over a copy of the text with
+  // the findings blanked (NUL bytes, the same length: offsets and context windows stay)
+  // finds it; the rounds end when one finds nothing new.
+  for (int round = 0; round < 4 && detail::glued(text, out); ++round) {
+    std::string blank(text);
+    for (const Finding& f : out) std::memset(blank.data() + f.start, 0, f.end - f.start);
+    std::vector<Finding> more;
+    detail::Pass again{blank, reinterpret_cast<const unsigned char*>(blank.data()), blank.size(), config_, more};
+    again.run();
+    detail::resolve(more);
+    // a finding that takes in a blanked byte is made of a finding already there
+    std::erase_if(more, [&](const Finding& f) {
+      auto it = std::lower_bound(out.begin(), out.end(), f.end,
+                                 [](const Finding& k, std::size_t e) { return k.start < e; });
+      return it != out.begin() && std::prev(it)->end > f.start;
+    });
+    if (more.empty()) break;
+    out.insert(out.end(), more.begin(), more.end());
+    std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) { return a.start < b.start; });
+  }
   return out;
 }
 

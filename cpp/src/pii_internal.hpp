@@ -49,6 +49,9 @@ struct Pass {
   std::size_t n;
   const Config& cfg;
   std::vector<Finding>& out;
+  // Where a value may start inside a chain of space-separated digit groups: right after
+  // a finding that ends at "<space><digit>" (see numeric). Positions ahead of the pass.
+  std::vector<std::size_t> after_finding{};
 
   [[nodiscard]] unsigned char at(std::size_t i) const { return i < n ? p[i] : 0; }
   [[nodiscard]] bool on(Entity e) const { return cfg.enabled[static_cast<std::size_t>(e)]; }
@@ -68,6 +71,10 @@ struct Pass {
                                   bool after = true) const;
   [[nodiscard]] bool start_ok(std::size_t s) const;
   [[nodiscard]] bool end_ok(std::size_t e) const;
+  // Where the digit group after a number ending at e starts, when a separator joins one
+  // to it (" 1", "-1", ".1", ")1", ") 1", ")-1", " (1", "-(1", "(1"); 0 otherwise.
+  [[nodiscard]] std::size_t next_group(std::size_t e) const;
+  [[nodiscard]] bool follows_finding(std::size_t s);
   void add(Entity e, std::size_t b, std::size_t en, double score, std::string_view rule);
 
   void run();
@@ -99,6 +106,11 @@ struct Pass {
 
 std::string_view with_context(std::string_view rule, bool ctx);
 bool card_iin_ok(std::string_view digits);
+void trim_generic_secrets(std::vector<Finding>& found);
+// Is a finding next to a byte that may have hidden a value beside it: a letter, digit
+// or '_', or one of - . : + / % @ ~ (after it: '(' too, not '/') with more than a space
+// beyond?
+bool glued(std::string_view text, std::span<const Finding> found);
 void resolve(std::vector<Finding>& found);
 
 }  // namespace covekit::pii::detail

@@ -242,8 +242,10 @@ void Pass::assignment(std::size_t op) {
   if (ke > 0 && (p[ke - 1] == '"' || p[ke - 1] == '\'' || p[ke - 1] == '`')) --ke;
   std::size_t kb = ke;
   while (kb > 0 && ke - kb < 64 && (is_word(p[kb - 1]) || p[kb - 1] == '.' || p[kb - 1] == '-')) --kb;
-  // A key after '<' is covekit's own hash form ("<ENTITY:hex>"), not an assignment.
-  if (kb == ke || (kb > 0 && (is_word(p[kb - 1]) || p[kb - 1] == '<'))) return;
+  if (kb == ke || (kb > 0 && is_word(p[kb - 1]))) return;
+  // "<KEY:" may be covekit's own hash form ("<ENTITY:hex>", checked on the value below);
+  // any other key after '<' is one ("4111 1111 1111 1111<password=...").
+  const bool hash_form = kb > 0 && p[kb - 1] == '<' && p[op] == ':' && ke == op && after == op + 1;
   std::array<char, 64> key;
   for (std::size_t i = kb; i < ke; ++i) key[i - kb] = static_cast<char>(lower(p[i]));
   std::string_view k(key.data(), ke - kb);
@@ -289,6 +291,9 @@ void Pass::assignment(std::size_t op) {
     if (ve - vb >= 512) return;
   }
   const std::string_view v = text.substr(vb, ve - vb);
+  if (hash_form && vb == after && at(ve) == '>' &&
+      std::all_of(v.begin(), v.end(), [](char c) { return is_hex(static_cast<unsigned char>(c)); }))
+    return;
   if (aws && on(Entity::kAwsSecretKey) && v.size() == 40 &&
       std::all_of(v.begin(), v.end(), [](char c) { return is_alnum(static_cast<unsigned char>(c)) || c == '/' || c == '+'; })) {
     add(Entity::kAwsSecretKey, vb, ve, 0.95, "aws_secret_key.keyword");
@@ -322,7 +327,15 @@ void Pass::assignment(std::size_t op) {
 // ------------------------------------------------------------------- IPv6 and MAC
 
 void Pass::hex_address(std::size_t s) {
-  if (s > 0 && p[s] != ':' && p[s - 1] == ':') return;  // inside a longer colon chain
+  // Inside a longer colon chain ("2001:db8:..." at "db8"): after a group of 1-4 hex
+  // digits or a "::". After a key ("mac:3c:22:fb:0a:1b:2c", "ip:2001:db8::1") it starts.
+  if (s > 0 && p[s] != ':' && p[s - 1] == ':') {
+    std::size_t j = s - 1;
+    while (j > 0 && s - 1 - j <= 4 && is_hex(p[j - 1])) --j;
+    const std::size_t h = s - 1 - j;
+    if (j > 0 && p[j - 1] == ':') return;
+    if (h >= 1 && h <= 4 && (j == 0 || !is_word(p[j - 1]))) return;
+  }
   // MAC: six pairs joined by ':' or '-' (the same), or Cisco's xxxx.xxxx.xxxx.
   if (on(Entity::kMacAddress) && is_hex(p[s]) && start_ok(s)) {
     const unsigned char sep = at(s + 2);
@@ -403,7 +416,11 @@ void Pass::hex_address(std::size_t s) {
   }
   if (!(dbl ? groups <= 7 : groups == 8)) return;
   if (groups == 0 && !dbl) return;
-  if (is_word(at(pos)) || at(pos) == ':' || (at(pos) == '.' && is_alnum(at(pos + 1)))) return;
+  // a colon after the address ends it ("from fe80::1: refused") unless a group or a
+  // second colon follows (a longer chain, not an address)
+  if (is_word(at(pos)) || (at(pos) == ':' && (is_hex(at(pos + 1)) || at(pos + 1) == ':')) ||
+      (at(pos) == '.' && is_alnum(at(pos + 1))))
+    return;
   if (!dbl) add(Entity::kIpAddress, s, pos, 0.9, "ip_address.v6");
   else if (groups >= 1 && (digit || groups >= 3)) add(Entity::kIpAddress, s, pos, 0.8, "ip_address.v6_compressed");
   else if (groups >= 1) add(Entity::kIpAddress, s, pos, 0.4, "ip_address.v6_compressed");

@@ -424,6 +424,107 @@ TEST(Pii, AdjacentPhonesAreBothFound) {
   EXPECT_EQ(paren[0], Hit("CREDIT_CARD", "4111-1111-1111-1111"));
 }
 
+// A value right after another is found (the card of "415-555-2671 4111 1111 1111 1111"
+// was lost: a start inside a chain of space-separated digit groups was never read).
+TEST(Pii, AdjacentValuesAreEachFound) {
+  using V = std::vector<Hit>;
+  EXPECT_EQ(hits("415-555-2671 4111 1111 1111 1111"),
+            (V{{"PHONE", "415-555-2671"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("4111 1111 1111 1111 5555 5555 5555 4444"),
+            (V{{"CREDIT_CARD", "4111 1111 1111 1111"}, {"CREDIT_CARD", "5555 5555 5555 4444"}}));
+  EXPECT_EQ(hits("4111-1111-1111-1111 5555 5555 5555 4444"),
+            (V{{"CREDIT_CARD", "4111-1111-1111-1111"}, {"CREDIT_CARD", "5555 5555 5555 4444"}}));
+  EXPECT_EQ(hits("4111 1111 1111 1111 4111 1111 1111 1111 4111 1111 1111 1111").size(), 3u);
+  EXPECT_EQ(hits("123-45-6789 4111 1111 1111 1111"),
+            (V{{"US_SSN", "123-45-6789"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("4111 1111 1111 1111 415 555 2671"),
+            (V{{"CREDIT_CARD", "4111 1111 1111 1111"}, {"PHONE", "415 555 2671"}}));
+  EXPECT_EQ(hits("415 555 2671 415 555 2671"), (V{{"PHONE", "415 555 2671"}, {"PHONE", "415 555 2671"}}));
+  EXPECT_EQ(hits("+44 20 7946 0958 3782 822463 10005"),
+            (V{{"PHONE", "+44 20 7946 0958"}, {"CREDIT_CARD", "3782 822463 10005"}}));
+  // the value before ends a finding that is not a number
+  EXPECT_EQ(hits("DE89 3704 0044 0532 0130 00 4111 1111 1111 1111"),
+            (V{{"IBAN", "DE89 3704 0044 0532 0130 00"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("GB82WEST12345698765432 4111 1111 1111 1111"),
+            (V{{"IBAN", "GB82WEST12345698765432"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("3c:22:fb:0a:1b:2c 4111 1111 1111 1111"),
+            (V{{"MAC_ADDRESS", "3c:22:fb:0a:1b:2c"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("redis://app:pa55w0rd@cache.internal:6379 4111 1111 1111 1111"),
+            (V{{"URL_CREDENTIALS", "redis://app:pa55w0rd@cache.internal:6379"},
+               {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  // no separator where CJK text has none
+  EXPECT_EQ(hits("\xe9\x9b\xbb\xe8\xa9\xb1" "415-555-2671" "\xe3\x80\x81" "4111 1111 1111 1111"),
+            (V{{"PHONE", "415-555-2671"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  // after a number that is no value, a card that ends the chain
+  expect_hit("ref 12345 4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111");
+  expect_hit("5551234567 4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111");
+  // ... but no piece from the middle of a longer number, nor its tail unless printed as
+  // cards are: 22-digit tracking numbers whose last 18 digits pass Luhn for Discover/UnionPay
+  expect_none("9400 6514 4162 6005 1551 96");
+  expect_none("9400 6279 5713 7907 3370 78");
+  expect_none("12 34 4111 1111 1111 1111 56");
+}
+
+TEST(Pii, AdjacentValuesResolveToBoth) {
+  using V = std::vector<Hit>;
+  // "+1 415 555 2671 4111" is a 15-digit E.164 number too; the shorter reading and the
+  // card cover more than that reading alone
+  EXPECT_EQ(hits("+1 415 555 2671 4111 1111 1111 1111"),
+            (V{{"PHONE", "+1 415 555 2671"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("+1 415 555 2671 415 555 2671"), (V{{"PHONE", "+1 415 555 2671"}, {"PHONE", "415 555 2671"}}));
+  EXPECT_EQ(hits("+1 415 555 2671 123-45-6789"), (V{{"PHONE", "+1 415 555 2671"}, {"US_SSN", "123-45-6789"}}));
+  // alone, the longest reading is still the one reported
+  expect_hit("call +1 415 555 2671 4111", "PHONE", "+1 415 555 2671 4111");
+  expect_hit("+44 20 7946 0958", "PHONE", "+44 20 7946 0958");
+  // a generic secret's unquoted value ends where the next value starts
+  EXPECT_EQ(hits("password=Zk9!qW7#xP2|4111 1111 1111 1111"),
+            (V{{"GENERIC_SECRET", "Zk9!qW7#xP2|"}, {"CREDIT_CARD", "4111 1111 1111 1111"}}));
+  EXPECT_EQ(hits("token: Zk9!qW7#xP2mL(+44 20 7946 0958"),
+            (V{{"GENERIC_SECRET", "Zk9!qW7#xP2mL("}, {"PHONE", "+44 20 7946 0958"}}));
+  // quoted, the value is what the quotes hold: a card inside is the secret's
+  expect_hit("password=\"Zk9!qW7#xP2mL 4111 1111 1111 1111\"", "GENERIC_SECRET", "Zk9!qW7#xP2mL 4111 1111 1111 1111");
+  // an IPv6 address before a colon and a space
+  expect_hit("from fe80::1: refused", "IP_ADDRESS", "fe80::1");
+  EXPECT_EQ(hits("2001:db8::8a2e:370:7334: AKIAIOSFODNN7EXAMPLE"),
+            (V{{"IP_ADDRESS", "2001:db8::8a2e:370:7334"}, {"AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"}}));
+  expect_none("a:b:c:d:1:2:3:4:5");
+  // an address right after a key and a colon; a group of a longer chain is still none
+  expect_hit("mac:3c:22:fb:0a:1b:2c", "MAC_ADDRESS", "3c:22:fb:0a:1b:2c");
+  expect_hit("hwaddr:3C-22-FB-0A-1B-2C", "MAC_ADDRESS", "3C-22-FB-0A-1B-2C");
+  expect_hit("ip:2001:db8::1", "IP_ADDRESS", "2001:db8::1");
+  EXPECT_EQ(hits("AKIAIOSFODNN7EXAMPLE:3c:22:fb:0a:1b:2c"),
+            (V{{"AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"}, {"MAC_ADDRESS", "3c:22:fb:0a:1b:2c"}}));
+  expect_none("cafe:3c:22:fb:0a:1b:2c");  // "cafe" may be the first group of a longer chain
+  expect_none("12:30:45");
+  // a key right after '<'; covekit's hash form "<ENTITY:hex>" is still no secret
+  EXPECT_EQ(hits("4111 1111 1111 1111<password=Zk9!qW7#xP2mL"),
+            (V{{"CREDIT_CARD", "4111 1111 1111 1111"}, {"GENERIC_SECRET", "Zk9!qW7#xP2mL"}}));
+  expect_none("<GENERIC_SECRET:0a1b2c3d4e5f6a7b>");
+}
+
+// A value glued to another by '-', '.', ':', '+' or nothing is found by the pass over the
+// text with the first findings blanked out (their bytes read as part of one token).
+TEST(Pii, GluedValuesAreFoundWithTheirNeighbourBlanked) {
+  using V = std::vector<Hit>;
+  const std::string ant = "sk-ant-api03-" + std::string(80, 'A').replace(10, 4, "b1_x") + "AA";
+  const std::string ghp = "ghp_aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4";
+  EXPECT_EQ(hits("4111-1111-1111-1111." + ant),
+            (V{{"CREDIT_CARD", "4111-1111-1111-1111"}, {"ANTHROPIC_API_KEY", ant}}));
+  EXPECT_EQ(hits(ghp + ".123-45-6789"), (V{{"GITHUB_TOKEN", ghp}, {"US_SSN", "123-45-6789"}}));
+  EXPECT_EQ(hits("GB82WEST12345698765432+44 20 7946 0958"),
+            (V{{"IBAN", "GB82WEST12345698765432"}, {"PHONE", "+44 20 7946 0958"}}));
+  EXPECT_EQ(hits("fe80::1:AKIAIOSFODNN7EXAMPLE"),
+            (V{{"IP_ADDRESS", "fe80::1"}, {"AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"}}));
+  EXPECT_EQ(hits("10.0.0.1:AKIAIOSFODNN7EXAMPLE"),
+            (V{{"IP_ADDRESS", "10.0.0.1"}, {"AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"}}));
+  const std::string pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+  EXPECT_EQ(hits(pem + "bob@example.org"), (V{{"PRIVATE_KEY", pem}, {"EMAIL", "bob@example.org"}}));
+  // a number glued to a number is still one longer token; so is one after a word
+  expect_none("203.0.113.9-4111 1111 1111 1111");
+  expect_none("INV-415-555-2671");
+  expect_none("v1.2.3.4.5");
+}
+
 // Found by the labelled corpus (tests/pii_corpus.py) against Presidio's recall.
 TEST(Pii, CorpusRegressions) {
   // a compressed IPv6 address that ends a sentence is not an IPv4 tail

@@ -33,6 +33,7 @@ A ``Vault`` takes a lock, so threads may share one.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import hmac
@@ -41,7 +42,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, NoReturn, SupportsIndex, TypeVar, cast
 
 from covekit import _core
@@ -503,16 +504,64 @@ class Redactor:
 
     @staticmethod
     def _merge(native: list[Finding], extra: list[Finding]) -> list[Finding]:
-        """Overlaps resolved as natively: longer, then higher score, then earlier, native first."""
-        ranked = sorted(
-            [(f, 0) for f in native] + [(f, 1) for f in extra],
-            key=lambda x: (-(x[0].end - x[0].start), -x[0].score, x[0].start, x[1]),
-        )
+        """Overlaps resolved as natively (cpp/include/covekit/pii.hpp).
+
+        A native generic secret that a recognizer's finding starts inside and runs past
+        ends where that finding starts. Of findings with the same span, the higher score
+        is kept, then the native one. Then the disjoint set that covers the most
+        characters is kept, and of those the one with the highest total score (a tie keeps
+        the choice among the findings that end first).
+
+        >>> def f(e: str, a: int, b: int, s: float = 0.9) -> Finding:
+        ...     return Finding(e, a, b, "x" * (b - a), s, "r")
+        >>> kept = Redactor._merge([f("PHONE", 0, 20)], [f("NAME", 0, 15), f("ID", 16, 35)])
+        >>> [(k.entity, k.start, k.end) for k in kept]
+        [('NAME', 0, 15), ('ID', 16, 35)]
+        """
+        if extra and any(f.entity == "GENERIC_SECRET" for f in native):
+            starts = sorted((g.start, g.end) for g in extra)
+            first = [a for a, _ in starts]
+            trimmed = []
+            for f in native:
+                if f.entity == "GENERIC_SECRET":
+                    i = bisect.bisect_right(first, f.start)
+                    cut = f.end
+                    while i < len(starts) and starts[i][0] < f.end:
+                        if starts[i][1] > f.end:
+                            cut = min(cut, starts[i][0])
+                        i += 1
+                    if cut != f.end:
+                        f = replace(f, end=cut, text=f.text[: cut - f.start])
+                trimmed.append(f)
+            native = trimmed
+        best_of_span: dict[tuple[int, int], Finding] = {}
+        for f in native + extra:  # native first: an equal score keeps it
+            have = best_of_span.get((f.start, f.end))
+            if have is None or f.score > have.score:
+                best_of_span[(f.start, f.end)] = f
+        cands = sorted(best_of_span.values(), key=lambda f: (f.end, f.start))
+        ends = [f.end for f in cands]
+        # best[i]: (characters, total score in millionths) over the first i candidates
+        best: list[tuple[int, int]] = [(0, 0)]
+        before: list[int] = []
+        take: list[bool] = []
+        for i, f in enumerate(cands):
+            j = bisect.bisect_right(ends, f.start, 0, i)
+            chars, score = best[j]
+            with_f = (chars + f.end - f.start, score + round(f.score * 1e6))
+            before.append(j)
+            take.append(with_f > best[i])
+            best.append(with_f if take[i] else best[i])
         kept: list[Finding] = []
-        for f, _ in ranked:
-            if all(f.end <= k.start or k.end <= f.start for k in kept):
-                kept.append(f)
-        return sorted(kept, key=lambda f: f.start)
+        i = len(cands)
+        while i > 0:
+            if take[i - 1]:
+                kept.append(cands[i - 1])
+                i = before[i - 1]
+            else:
+                i -= 1
+        kept.reverse()
+        return kept
 
     def scan(self, text: str) -> list[Finding]:
         """The findings in ``text``, in order (``text[f.start:f.end] == f.text``).
