@@ -5,7 +5,7 @@ contract on the final answer, approvals and resume."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import covekit
 import pytest
@@ -60,8 +60,8 @@ class Inventory:
             return self.stock[item]
 
         @tool
-        def place_order(item: str, quantity: int) -> dict[str, Any]:
-            """Orders an item."""
+        def place_order(item: str, quantity: Annotated[int, {"minimum": 1}]) -> dict[str, Any]:
+            """Orders an item (the schema asks for at least one)."""
             if quantity > self.stock[item]:
                 raise ValueError(f"only {self.stock[item]} {item} left")
             self.orders.append((item, quantity))
@@ -230,10 +230,10 @@ def test_token_budget_from_reported_usage() -> None:
     inv = Inventory()
     step = calls(("check_stock", {"item": "apple"}), prompt_tokens=400, completion_tokens=100)
     model = ScriptedModel([step, step, step, "done"])
-    run = Agent(model, inv.tools, budget=Budget(max_tokens=1_200)).run("?")
+    run = Agent(model, inv.tools, budget=Budget(max_tokens=1_250)).run("?")
     assert run.stopped == "budget"
     assert run.tokens == 1_500 and len(run.steps) == 3
-    assert "above the budget's max_tokens (1200)" in run.reason
+    assert "above the budget's max_tokens (1250)" in run.reason
 
 
 def test_token_budget_counted_when_not_reported() -> None:
@@ -424,7 +424,7 @@ def test_whatever_the_model_says_the_run_ends_with_a_reason(
     failed_call = 1 if run.stopped == "model_error" else 0  # a call that raised is no step
     assert len(model.calls) <= max_steps and len(run.steps) == len(model.calls) - failed_call
     # nothing was ordered that fails the schema or the stock rule
-    assert all(isinstance(q, int) and 0 <= q <= 3 for _, q in inv.orders)
+    assert all(isinstance(q, int) and 1 <= q <= 3 for _, q in inv.orders)
     assert all(item == "apple" or q == 0 for item, q in inv.orders)
     if run.stopped == "done":
         assert run.output is not None and not run.steps[-1].reply.tool_calls
