@@ -4,6 +4,7 @@ greedy-by-score floor, bad input."""
 from __future__ import annotations
 
 import doctest
+import enum
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -341,6 +342,110 @@ def test_greedy_by_score_equals_its_definition(inst: Instance) -> None:
     assert inst.run(method="greedy_by_score").kept.tolist() == ref
 
 
+def reference_pack(tokens: list[int], utility: list[float], groups: list[int], budget: int,
+                   cap: int, overhead: int) -> list[int]:  # fmt: skip
+    """The packer's path above exact_limit for one section, written out plainly (as
+    python_packer in tests/benchmarks/bench_context.py): for the density order and then
+    the score order, each item whole while it fits and its group (-1: none) is under the
+    cap (0: none), then improving one-for-one swaps over the first 256 items of the
+    order; the better of the two runs. Returns the kept items."""
+    n = len(tokens)
+    limit = cap or n + 1
+
+    def run(key: list[float]) -> tuple[float, list[int]]:
+        order = sorted(range(n), key=lambda i: (-key[i], i))
+        kept = [False] * n
+        per_group: dict[int, int] = {}
+        used = 0
+        for i in order:
+            g = groups[i]
+            if g >= 0 and per_group.get(g, 0) >= limit:
+                continue
+            cost = tokens[i] + (0 if used else overhead)
+            if used + cost <= budget:
+                kept[i] = True
+                used += cost
+                per_group[g] = per_group.get(g, 0) + 1
+        inside = sorted((i for i in range(n) if kept[i]), key=lambda i: (utility[i], i))
+        for j in order[:256]:
+            if kept[j]:
+                continue
+            best = None
+            for i in inside:
+                if not utility[i] < utility[j] - TOL * (1.0 + utility[j]):
+                    break
+                if used - tokens[i] + tokens[j] > budget:
+                    continue
+                gj = groups[j]
+                if gj >= 0 and gj != groups[i] and per_group.get(gj, 0) >= limit:
+                    continue
+                best = i
+                break
+            if best is None:
+                continue
+            kept[best], kept[j] = False, True
+            used += tokens[j] - tokens[best]
+            per_group[groups[best]] -= 1
+            per_group[groups[j]] = per_group.get(groups[j], 0) + 1
+            inside.remove(best)
+            inside.append(j)
+            inside.sort(key=lambda i: (utility[i], i))
+        return sum(utility[i] for i in range(n) if kept[i]), [i for i in range(n) if kept[i]]
+
+    first = run([u / t for u, t in zip(utility, tokens, strict=True)])
+    second = run(utility)
+    tol = TOL * (1 + max(abs(first[0]), abs(second[0])))
+    return second[1] if second[0] > first[0] + tol else first[1]
+
+
+@st.composite
+def large_instances(draw: Any) -> tuple[list[int], list[float], list[int], int, int]:
+    """Hundreds to thousands of items in one section, with the score distributions that
+    stress the native shortcuts: uniform, few distinct values, scores equal in their
+    first bits (one crowded bucket), crowded and descending, all equal."""
+    n = draw(st.sampled_from([30, 257, 511, 513, 800, 1500, 3000]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.integers(0, 4))
+    u = rng.random(n)
+    if kind == 1:
+        u = rng.integers(0, 6, n) / 5
+    elif kind == 2:
+        u = np.where(rng.random(n) < 0.5, 0.75 + rng.integers(0, 4096, n) * 2.0**-45, u)
+    elif kind == 3:
+        u = np.where(rng.random(n) < 0.7, 0.75 + (n - np.arange(n)) * 2.0**-45, u)
+    elif kind == 4:
+        u = np.full(n, 0.5)
+    tokens = rng.integers(20, 301, n).tolist()
+    groups = (np.arange(n) // draw(st.integers(1, 6))).tolist()
+    budget = draw(st.sampled_from([60, 4000, 40000]))
+    return tokens, u.tolist(), groups, budget, draw(st.integers(0, 3))
+
+
+@settings(max_examples=40)
+@given(large_instances())
+def test_large_inputs_equal_the_plain_algorithm(case: tuple[Any, ...]) -> None:
+    tokens, utility, groups, budget, cap = case
+    section = Section("evidence", overhead=4)
+    ref = reference_pack(tokens, utility, groups, budget, cap, 4)
+    arrays = pack(np.array(tokens), np.array(utility), budget=budget, sections=[section],
+                  groups=np.array(groups, np.int32), group_cap=cap)  # fmt: skip
+    lists = pack(tokens, utility, budget=budget, sections=[section], groups=groups, group_cap=cap)
+    assert arrays.selected == ref
+    assert lists.selected == ref and lists.kept.tolist() == arrays.kept.tolist()
+
+
+@settings(max_examples=15)
+@given(instances(max_n=1200, max_tokens=60))
+def test_large_greedy_by_score_equals_its_definition(inst: Instance) -> None:
+    try:
+        ref = reference_greedy_by_score(inst)
+    except BudgetExceeded:
+        with pytest.raises(BudgetExceeded):
+            inst.run(method="greedy_by_score")
+        return
+    assert inst.run(method="greedy_by_score").kept.tolist() == ref
+
+
 # ----------------------------------------------------------------------- examples
 def test_priorities_and_reasons() -> None:
     secs = [Section("system", priority=0), Section("evidence", priority=1, max_tokens=600)]
@@ -471,6 +576,69 @@ def test_bad_budget_and_sections() -> None:
         Section("history", min_tokens=500, max_tokens=100)
     with pytest.raises(InvalidInput, match="non-empty name"):
         Section("")
+
+
+def test_arrays_lists_and_labels_give_one_packing() -> None:
+    # numpy arrays take the native path as they are; lists, labels and numpy integers
+    # are normalised first: the same problem gives the same Packing either way
+    rng = np.random.default_rng(3)
+    n = 700
+    tokens, util = rng.integers(10, 200, n), rng.random(n)
+    secs = [
+        Section("system", priority=0, overhead=3),
+        Section("evidence", priority=1, max_tokens=2500),
+        Section("history", priority=2, min_tokens=100),
+    ]
+    section = np.where(np.arange(n) == 0, 0, np.where(np.arange(n) < 20, 2, 1)).astype(np.int32)
+    groups = (np.arange(n) // 4).astype(np.int32)
+    groups[:20] = -1
+    required = np.arange(n) == 0
+    fast = pack(tokens, util, budget=3000, sections=secs, section=section, groups=groups,
+                group_cap=2, required=required)  # fmt: skip
+    labels = [None if g < 0 else f"doc{g}" for g in groups.tolist()]
+    slow = pack(tokens.tolist(), util.tolist(), budget=np.int64(3000), sections=tuple(secs),
+                section=section.tolist(), groups=labels, group_cap=2,
+                required=required.tolist())  # fmt: skip
+    same = ("total", "utility", "section_tokens", "level_utility", "exact", "method", "budget")
+    for name in same:
+        assert getattr(fast, name) == getattr(slow, name), name
+    assert fast.kept.tolist() == slow.kept.tolist() and fast.reasons == slow.reasons
+    assert fast.kept.dtype == np.int64 and fast.status.dtype == np.uint8
+    assert fast.selected == np.flatnonzero(fast.kept).tolist() and 0 in fast.selected
+    assert isinstance(fast.budget, int) and isinstance(slow.budget, int)
+
+
+def test_sections_of_any_sequence_and_subclass() -> None:
+    class Evidence(Section):
+        __slots__ = ()
+
+    tokens, util = np.array([5, 5, 5]), np.array([1.0, 2.0, 3.0])
+    expect = pack(tokens, util, budget=10).selected
+    assert expect == [1, 2]
+    assert pack(tokens, util, budget=10, sections=[Evidence("e")]).selected == expect
+    assert pack(tokens, util, budget=10, sections=(s for s in [Section("e")])).selected == expect
+    assert pack(tokens, util, budget=10, sections=[Section("e")]).section_tokens == {"e": 10}
+
+    class Level(enum.IntEnum):  # int subclasses are ints
+        FIRST = 0
+        TEN = 10
+
+    p = pack(tokens, util, budget=Level.TEN, sections=[Section("e", priority=Level.FIRST)])
+    assert p.selected == expect and p.level_utility == {0: 5.0}
+    assert type(p.budget) is int and p.budget == 10
+
+
+def test_out_of_range_numbers_are_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="int32"):
+        pack([1], [1.0], budget=5, sections=[Section("a", priority=2**40)])
+    with pytest.raises(InvalidInput, match="int64"):
+        pack([1], [1.0], budget=2**70)
+    with pytest.raises(InvalidInput, match=r"exact_limit must be in \[0, 40\]"):
+        pack(np.array([1]), np.array([1.0]), budget=5, exact_limit=41)
+    with pytest.raises(InvalidInput, match="budget must be an int"):
+        pack(np.array([1]), np.array([1.0]), budget=True)
+    with pytest.raises(InvalidInput, match="tokens must be >= 1"):
+        pack(np.array([3, 0]), np.array([1.0, 1.0]), budget=5)
 
 
 @settings(max_examples=30)

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <limits>
+#include <map>
+#include <numeric>
 #include <random>
 #include <thread>
 #include <vector>
@@ -437,4 +441,129 @@ TEST(BudgetThreads, ConcurrentPacksAgree) {
     });
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, expect);
+}
+
+namespace {
+
+// The packer's path above exact_limit for one section, written out plainly (the same
+// algorithm as python_packer in tests/benchmarks/bench_context.py): for the density
+// order and then the score order, each item whole while it fits and its group is under
+// the cap, then improving one-for-one swaps over the first 256 items of the order; the
+// better of the two runs.
+std::vector<int64_t> reference_pack(const Instance& in) {
+  const std::size_t n = in.tokens.size();
+  const int64_t overhead = in.sections[0].overhead, budget = in.budget;
+  const int64_t cap = in.group_cap ? in.group_cap : std::numeric_limits<int64_t>::max();
+  auto run = [&](const std::vector<double>& key) {
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return key[a] != key[b] ? key[a] > key[b] : a < b; });
+    std::vector<int64_t> kept(n, 0);
+    std::map<int32_t, int64_t> per_group;
+    int64_t used = 0, count = 0;
+    auto group_full = [&](std::size_t i) { return in.group[i] >= 0 && per_group[in.group[i]] >= cap; };
+    for (std::size_t i : order) {
+      if (group_full(i)) continue;
+      const int64_t cost = in.tokens[i] + (count ? 0 : overhead);
+      if (used + cost > budget) continue;
+      kept[i] = in.tokens[i];
+      used += cost;
+      ++count;
+      if (in.group[i] >= 0) ++per_group[in.group[i]];
+    }
+    auto by_utility = [&](std::size_t a, std::size_t b) {
+      return in.utility[a] != in.utility[b] ? in.utility[a] < in.utility[b] : a < b;
+    };
+    std::vector<std::size_t> inside;
+    for (std::size_t i = 0; i < n; ++i)
+      if (kept[i]) inside.push_back(i);
+    std::sort(inside.begin(), inside.end(), by_utility);
+    for (std::size_t h = 0; h < std::min<std::size_t>(256, n); ++h) {
+      const std::size_t j = order[h];
+      if (kept[j]) continue;
+      const double uj = in.utility[j];
+      std::size_t best = n;
+      for (std::size_t i : inside) {
+        if (!(in.utility[i] < uj - 1e-9 * (1.0 + uj))) break;
+        // count >= 1: removing i and adding j keeps the overhead
+        if (used - in.tokens[i] + in.tokens[j] > budget) continue;
+        const int32_t gj = in.group[j];
+        if (gj >= 0 && gj != in.group[i] && per_group[gj] >= cap) continue;
+        best = i;
+        break;
+      }
+      if (best == n) continue;
+      kept[best] = 0;
+      kept[j] = in.tokens[j];
+      used += in.tokens[j] - in.tokens[best];
+      if (in.group[best] >= 0) --per_group[in.group[best]];
+      if (in.group[j] >= 0) ++per_group[in.group[j]];
+      inside.erase(std::find(inside.begin(), inside.end(), best));
+      inside.insert(std::upper_bound(inside.begin(), inside.end(), j, by_utility), j);
+    }
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (kept[i]) total += in.utility[i];
+    return std::make_pair(total, kept);
+  };
+  std::vector<double> density(n);
+  for (std::size_t i = 0; i < n; ++i) density[i] = in.utility[i] / static_cast<double>(in.tokens[i]);
+  const auto first = run(density), second = run(in.utility);
+  const double tol = 1e-9 * (1.0 + std::max(std::abs(first.first), std::abs(second.first)));
+  return second.first > first.first + tol ? second.second : first.second;
+}
+
+}  // namespace
+
+TEST(Budget, LargeOneSectionEqualsAPlainImplementation) {
+  // The greedy path's shortcuts (the first chunk chosen by a sampled threshold, the
+  // bucket sort, the head, the lazy later chunks, the screened swaps) give exactly the
+  // plain algorithm's selection, also with ties and crowded scores.
+  std::mt19937 rng(17);
+  int trials = 0;
+  for (const std::size_t n : {25, 200, 511, 513, 1000, 3000, 10000})
+    for (int dist = 0; dist < 5; ++dist)
+      for (const int64_t cap : {0, 2})
+        for (const int64_t budget : {60, 4000, 40000}) {
+          Instance in;
+          in.sections = {cb::Section{1, 0, INT64_MAX, 4, "evidence"}};
+          std::uniform_real_distribution<double> unit(0.0, 1.0);
+          for (std::size_t i = 0; i < n; ++i) {
+            double u = unit(rng);
+            if (dist == 1) u = static_cast<double>(rng() % 6) / 5.0;         // few distinct values
+            if (dist == 2 && rng() % 2) u = 0.75 + static_cast<double>(rng() % 4096) * 0x1p-45;  // one bucket
+            if (dist == 3 && rng() % 3) u = 0.75 + static_cast<double>(n - i) * 0x1p-45;  // crowded, descending
+            if (dist == 4) u = 0.5;                                           // all equal
+            in.add(std::uniform_int_distribution<int64_t>(20, 300)(rng), u, 0, static_cast<int32_t>(i / 5));
+          }
+          in.group_cap = cap;
+          in.budget = budget;
+          const auto sel = cb::pack(in.problem());
+          ASSERT_EQ(sel.kept, reference_pack(in)) << "n " << n << ", distribution " << dist << ", cap " << cap
+                                                  << ", budget " << budget;
+          ASSERT_TRUE(feasible(in, sel.kept));
+          ++trials;
+        }
+  EXPECT_EQ(trials, 7 * 5 * 2 * 3);
+}
+
+TEST(Budget, MessagesNameExtremeValues) {
+  // the most negative count is reported, not overflowed while formatting it
+  Instance in;
+  in.sections = {cb::Section{}};
+  in.add(1, 1.0);
+  in.tokens[0] = std::numeric_limits<int64_t>::min();
+  in.budget = 5;
+  try {
+    (void)cb::pack(in.problem());
+    FAIL() << "no exception";
+  } catch (const covekit::InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("got -9,223,372,036,854,775,808"), std::string::npos) << e.what();
+  }
+  // the largest int32 is no group index (one more would overflow the count)
+  in.tokens[0] = 1;
+  in.group[0] = std::numeric_limits<int32_t>::max();
+  in.num_groups = -1;
+  EXPECT_THROW((void)cb::pack(in.problem()), covekit::InvalidInput);
 }

@@ -442,36 +442,13 @@ def make_repairer(
     """A fast repair(text, strict, multiple, max_depth) -> Repaired (see covekit.repair_json)."""
 
 
-def pack(
-    tokens: Any,
-    utility: Any,
-    section: Any,
-    group: Any,
-    flags: Any,
-    min_keep: Any,
-    sections: Sequence[tuple[int, int, int | None, int, str]],
-    budget: int,
-    group_cap: int = 0,
-    num_groups: int = -1,
-    exact_limit: int = 24,
-    node_limit: int = 2000000,
-) -> tuple[Any, ...]:
-    """Packs items into a token budget: (kept, status, section_tokens, level_utility, levels,
-    total, utility, exact, nodes, method, selected). Raises covekit.errors.BudgetExceeded."""
-
-def pack_greedy_by_score(
-    tokens: Any,
-    utility: Any,
-    section: Any,
-    group: Any,
-    flags: Any,
-    min_keep: Any,
-    sections: Sequence[tuple[int, int, int | None, int, str]],
-    budget: int,
-    group_cap: int = 0,
-    num_groups: int = -1,
-) -> tuple[Any, ...]:
-    """The greedy-by-score baseline of pack (same arguments and result)."""
+def make_packer(
+    packing_type: type, section_type: type
+) -> Callable[[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, bool], Any]:
+    """The fast pack(tokens, utility, budget, sections, section, groups, group_cap, required,
+    flags, min_keep, exact_limit, node_limit, method, strict) -> Packing | None that
+    covekit.pack calls (None: arguments for its general path). Raises
+    covekit.errors.BudgetExceeded and InvalidInput."""
 
 def pack_timings(
     tokens: Any,

@@ -33,7 +33,7 @@ it from many threads at once.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -110,7 +110,8 @@ class Packing:
 
     ``kept[i]`` is the tokens item ``i`` keeps (0: out; fewer than its tokens:
     truncated), ``status[i]`` why it is out (``reasons`` gives the names), ``selected``
-    the kept items in input order, ``total`` the tokens used (overheads included),
+    the kept items in input order (made from ``kept`` when read), ``total`` the tokens
+    used (overheads included),
     ``section_tokens`` per section name, ``level_utility`` per priority (ascending),
     ``exact`` whether the optimum was proven, ``method`` which algorithm won
     (``"exact"``, ``"exact-partial"``, ``"density"``, ``"score"``).
@@ -130,7 +131,12 @@ class Packing:
     method: str
     nodes: int
     budget: int
-    selected: list[int] = field(default_factory=list)
+
+    @property
+    def selected(self) -> list[int]:
+        """The kept items, in input order (a new list on each read)."""
+        selected: list[int] = np.flatnonzero(self.kept).tolist()
+        return selected
 
     @property
     def reasons(self) -> list[str]:
@@ -227,6 +233,14 @@ def pack(
     >>> p.kept.tolist(), p.section_tokens
     ([100, 400, 0], {'history': 100, 'evidence': 400})
     """
+    if truncate is None:
+        # numpy arrays, Python ints and a list of Sections: checked and packed natively,
+        # with no per-item Python objects; anything else is normalised below
+        fast: Packing | None = _fast_pack(tokens, utility, budget, sections, section, groups,
+                                          group_cap, required, None, min_keep, exact_limit,
+                                          node_limit, method, False)  # fmt: skip
+        if fast is not None:
+            return fast
     t = np.ascontiguousarray(tokens, dtype=np.int64)
     if t.ndim != 1:
         raise InvalidInput(f"tokens must be 1-D, got {t.ndim} dimensions")
@@ -244,7 +258,7 @@ def pack(
     if len(set(names)) != len(names):
         raise InvalidInput(f"section names must be unique, got {names}")
     sec = _per_item(section, n, "section", np.int32)
-    grp, num_groups = _groups(groups, n)
+    grp, _ = _groups(groups, n)
     flags = None
     if required is not None:
         req = _per_item(required, n, "required", np.bool_)
@@ -265,43 +279,13 @@ def pack(
         code = start.astype(np.uint8) * _TRUNCATE_START + end.astype(np.uint8) * _TRUNCATE_END
         flags = code if flags is None else flags | code
     keep = _per_item(min_keep, n, "min_keep", np.int64)
-    native_secs = [s._native() for s in secs]
-    if method == "greedy_by_score":
-        raw = _core.pack_greedy_by_score(
-            t, u, sec, grp, flags, keep, native_secs, int(budget), int(group_cap), num_groups
-        )
-    elif method == "best":
-        raw = _core.pack(
-            t,
-            u,
-            sec,
-            grp,
-            flags,
-            keep,
-            native_secs,
-            int(budget),
-            int(group_cap),
-            num_groups,
-            int(exact_limit),
-            int(node_limit),
-        )
-    else:
+    if method not in ("best", "greedy_by_score"):
         raise InvalidInput(f"method must be 'best' or 'greedy_by_score', got {method!r}")
-    return _packing(raw, names, int(budget))
+    out: Packing = _fast_pack(t, u, int(budget), secs, sec, grp, int(group_cap), None, flags,
+                              keep, int(exact_limit), int(node_limit), method, True)  # fmt: skip
+    return out
 
 
-def _packing(raw: tuple[Any, ...], names: Sequence[str], budget: int) -> Packing:
-    kept, status, section_tokens, level_utility, levels, total, util, exact, nodes, how, sel = raw
-    return Packing(
-        kept=kept,
-        status=status,
-        total=int(total),
-        utility=float(util),
-        section_tokens={name: int(v) for name, v in zip(names, section_tokens, strict=True)},
-        level_utility={int(lv): float(v) for lv, v in zip(levels, level_utility, strict=True)},
-        exact=bool(exact),
-        method=str(how),
-        nodes=int(nodes),
-        budget=budget,
-        selected=sel,
-    )
+#: The native pack behind :func:`pack` (``cpp/bindings/bind_budget.cpp``): a Packing, or
+#: None for arguments it leaves to :func:`pack`'s general path.
+_fast_pack = _core.make_packer(Packing, Section)
