@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help="the model name to ask that server for")
     p.set_defaults(func=_cmd_demo)
+    from covekit.observe.cli_trace import add_trace_parser
+
+    add_trace_parser(sub)
     return parser
 
 

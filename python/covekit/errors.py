@@ -674,6 +674,107 @@ class ApprovalQueueError(CovekitError, ValueError):
         self.path = path
 
 
+class TraceStoreError(CovekitError):
+    """A trace store (:class:`covekit.observe.store.SQLiteTraceStore`) that cannot be
+    used: the file cannot be opened or created, or a write failed. ``path`` is the file.
+
+    >>> from covekit.observe.store import SQLiteTraceStore
+    >>> try:
+    ...     SQLiteTraceStore("/proc/no-such-dir/traces.sqlite")
+    ... except TraceStoreError as exc:
+    ...     print(exc.path)
+    /proc/no-such-dir/traces.sqlite
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class TraceStoreCorrupt(TraceStoreError, ValueError):
+    """A trace-store file that is not an SQLite database, is damaged, or holds tables
+    of another format.
+
+    >>> import pathlib, tempfile
+    >>> from covekit.observe.store import SQLiteTraceStore
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "traces.sqlite"
+    >>> _ = bad.write_bytes(b"not a database" * 100)
+    >>> try:
+    ...     SQLiteTraceStore(bad)
+    ... except TraceStoreCorrupt as exc:
+    ...     print(isinstance(exc, ValueError))
+    True
+    """
+
+
+class TraceStoreLocked(TraceStoreError):
+    """A trace-store file that another connection (often another process) holds locked
+    for longer than the store's ``busy_timeout``.
+
+    >>> issubclass(TraceStoreLocked, TraceStoreError)
+    True
+    """
+
+
+class TraceStoreReadOnly(TraceStoreError, PermissionError):
+    """A trace-store file on a path that cannot be written (open it with
+    ``read_only=True`` to query it).
+
+    >>> issubclass(TraceStoreReadOnly, PermissionError)
+    True
+    """
+
+
+class TraceStoreVersionError(TraceStoreError):
+    """A trace-store file written by a newer covekit (its schema version is higher than
+    this covekit knows); ``version`` is the file's, ``supported`` this covekit's.
+
+    >>> import sqlite3, pathlib, tempfile
+    >>> from covekit.observe.store import SQLiteTraceStore
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "traces.sqlite"
+    >>> SQLiteTraceStore(path).close()
+    >>> with sqlite3.connect(path) as db:
+    ...     _ = db.execute("INSERT INTO covekit_schema VALUES (99, 0)")
+    >>> try:
+    ...     SQLiteTraceStore(path)
+    ... except TraceStoreVersionError as exc:
+    ...     print(exc.version, exc.supported > 0)
+    99 True
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, version: int = 0, supported: int = 0
+    ) -> None:
+        super().__init__(message, path=path)
+        self.version = version
+        self.supported = supported
+
+
+class UnknownTrace(TraceStoreError, KeyError):
+    """A trace id the trace store does not hold.
+
+    >>> from covekit.observe.store import SQLiteTraceStore
+    >>> try:
+    ...     SQLiteTraceStore().show("0" * 32)
+    ... except UnknownTrace as exc:
+    ...     print(exc)
+    'no trace 00000000000000000000000000000000 in this store'
+    """
+
+
+class InvalidRetentionRule(CovekitError, ValueError):
+    """A retention rule that does not parse: pass a :class:`datetime.timedelta` or a
+    string such as ``"30d"``, ``"12h"``, ``"90m"``, ``"2w"``.
+
+    >>> from covekit.observe.store import parse_duration
+    >>> try:
+    ...     parse_duration("a month")
+    ... except InvalidRetentionRule as exc:
+    ...     print(isinstance(exc, ValueError))
+    True
+    """
+
+
 __all__ = [
     "AllModelsFailed",
     "ApprovalPending",
@@ -696,6 +797,7 @@ __all__ = [
     "InvalidInput",
     "InvalidJSON",
     "InvalidModelResponse",
+    "InvalidRetentionRule",
     "InvalidTokenId",
     "InvalidUtf8",
     "ModelServerError",
@@ -719,9 +821,15 @@ __all__ = [
     "ToolFailed",
     "ToolNotAllowed",
     "ToolTimeout",
+    "TraceStoreCorrupt",
+    "TraceStoreError",
+    "TraceStoreLocked",
+    "TraceStoreReadOnly",
+    "TraceStoreVersionError",
     "UnknownEncoding",
     "UnknownEntity",
     "UnknownModel",
     "UnknownPrice",
     "UnknownTool",
+    "UnknownTrace",
 ]
