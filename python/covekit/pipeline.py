@@ -45,11 +45,16 @@ from covekit.execution.calibrate import Calibrator, ConfidenceSignals
 from covekit.execution.contract import Contract
 from covekit.execution.model import ModelBase
 from covekit.execution.verdict import ModelReply
+from covekit.observe.privacy import ContentPolicy
+from covekit.observe.sink import SpanSink
 from covekit.observe.trace import (
+    GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
+    GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_FINISH_REASONS,
     GEN_AI_RESPONSE_MODEL,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     Span,
@@ -305,6 +310,12 @@ class Pipeline:
         system: the system message of the context.
         grounding_threshold: passed to :func:`covekit.ground` (None: its default).
         grounder: replaces :func:`covekit.ground` (``grounder(text, chunks, **kw)``).
+        sinks: :class:`~covekit.observe.sink.SpanSink` objects that receive each
+            request's spans when it finishes (a trace store, an OTLP exporter); a sink
+            that raises is counted and logged, never breaks the answer.
+        content: the :class:`~covekit.observe.ContentPolicy` of what the trace keeps of the
+            question, the retrieved text, the prompt and the answer (default: none of
+            it); ``answer.trace`` and the sinks see the spans after it.
 
     >>> import covekit
     >>> kb = covekit.KnowledgeBase(covekit.Chunker("o200k_base", max_tokens=64))
@@ -327,6 +338,8 @@ class Pipeline:
         system: str = DEFAULT_SYSTEM,
         grounding_threshold: float | None = None,
         grounder: Grounder | None = None,
+        sinks: Iterable[SpanSink] = (),
+        content: ContentPolicy | None = None,
     ) -> None:
         if not callable(getattr(kb, "search", None)):
             raise InvalidInput(
@@ -401,6 +414,9 @@ class Pipeline:
         if grounder is not None and not callable(grounder):
             raise InvalidInput("grounder must be callable: (text, chunks, **kw) -> Grounding")
         self._grounder = grounder
+        self.sinks: tuple[SpanSink, ...] = tuple(sinks)
+        Tracer(sinks=self.sinks, content=content)  # checks them (InvalidInput)
+        self.content = content if content is not None else ContentPolicy()
 
     def __repr__(self) -> str:
         return (
@@ -579,14 +595,18 @@ class Pipeline:
             if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
                 raise InvalidInput("history must be chat messages {'role': ..., 'content': str}")
 
-        tracer = Tracer()
+        tracer = Tracer(sinks=self.sinks, content=self.content)
         with tracer.span("covekit.pipeline", {GEN_AI_OPERATION_NAME: "invoke_agent"}) as root:
+            if tracer.records_content:
+                root.set("covekit.question", question)
             answer = self._answer(tracer, root, question, list(principals), filter, hist, deadline)
             root.set("covekit.outcome", answer.outcome)
             root.set("covekit.confidence", answer.confidence)
             if answer.reason:
                 root.set("covekit.reason", answer.reason)
-        return dataclasses.replace(answer, trace=tracer.trace())
+            if tracer.records_content:
+                root.set("covekit.answer", answer.text)
+        return dataclasses.replace(answer, trace=tracer.trace(private=True))
 
     def _answer(
         self,
@@ -676,6 +696,8 @@ class Pipeline:
             s.set("gen_ai.data_source.id", m.index_version)
             s.set("covekit.context.summary", m.summary())
             s.set("covekit.context.prompt_tokens", ctx.prompt_tokens)
+            if tracer.records_content:
+                s.set("covekit.retrieved.text", [self._chunk_text(ctx, n) for n in ctx.citations])
         if not ctx.citations and self.contract is None:
             return Answer("", refused=True, reason="no evidence the caller may see",
                           manifest=m, route=route)  # fmt: skip
@@ -711,6 +733,8 @@ class Pipeline:
         failed: Answer | None = None
         with tracer.span(f"chat {call.name}", {GEN_AI_OPERATION_NAME: "chat",
                                                GEN_AI_REQUEST_MODEL: call.name}) as s:  # fmt: skip
+            if tracer.records_content:
+                s.set(GEN_AI_INPUT_MESSAGES, messages)
             try:
                 if self.contract is None:
                     text = call(messages).text
@@ -746,6 +770,9 @@ class Pipeline:
                 )  # fmt: skip
             finally:
                 self._usage(s, call.replies)
+                if tracer.records_content and call.replies:
+                    said = [{"role": "assistant", "content": r.text} for r in call.replies]
+                    s.set(GEN_AI_OUTPUT_MESSAGES, said)
         if failed is not None:
             return Answer(
                 failed.text, refused=failed.refused, escalated=failed.escalated,
@@ -832,8 +859,9 @@ class Pipeline:
             return
         span.set(GEN_AI_USAGE_INPUT_TOKENS, sum(r.prompt_tokens or 0 for r in replies))
         span.set(GEN_AI_USAGE_OUTPUT_TOKENS, sum(r.completion_tokens or 0 for r in replies))
-        span.set("covekit.usage.cached_input_tokens",
-                 sum(r.cached_prompt_tokens or 0 for r in replies))  # fmt: skip
+        cached = sum(r.cached_prompt_tokens or 0 for r in replies)
+        span.set(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached)
+        span.set("covekit.usage.cached_input_tokens", cached)
         span.set("covekit.cost_usd", sum(r.cost or 0.0 for r in replies))
         span.set("covekit.attempts", len(replies))
         span.set("covekit.cache_hits", sum(1 for r in replies if r.cache_hit))

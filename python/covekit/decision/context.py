@@ -78,6 +78,7 @@ from covekit.decision.packing import Section, pack
 from covekit.decision.policy import Policy
 from covekit.decision.rerank import Candidate, MMRReranker, Reranker, run_reranker
 from covekit.errors import BudgetExceeded, InvalidInput
+from covekit.observe.trace import child_span
 
 if TYPE_CHECKING:
     from covekit.decision.conflicts import Conflict
@@ -480,7 +481,13 @@ class ContextBuilder:
         why = step_skipped("retrieve")
         hits: list[SearchHit] = []
         if why is None:
-            hits = self._retrieve(query, principals, filter)
+            top_k = {"gen_ai.operation.name": "retrieval", "gen_ai.request.top_k": self.candidates}
+            with child_span("retrieve", top_k) as span:
+                hits = self._retrieve(query, principals, filter)
+                if span is not None:
+                    span.set("covekit.retrieve.hits", len(hits))
+                    if hits:
+                        span.set("gen_ai.data_source.id", hits[0].index_version)
             steps.append(
                 StepRecord("retrieve", time.perf_counter() - t, detail=f"{len(hits)} hits")
             )
@@ -529,7 +536,9 @@ class ContextBuilder:
                 )
                 for i, c in enumerate(alive)
             ]
-            ranked = run_reranker(self.reranker, query, given)
+            with child_span("rerank", {"covekit.rerank.model": self.reranker.name,
+                                       "covekit.rerank.candidates": len(given)}):  # fmt: skip
+                ranked = run_reranker(self.reranker, query, given)
             by_id = {c.hit.chunk_id: c for c in alive}
             order = []
             for cid, score in ranked:
@@ -547,7 +556,10 @@ class ContextBuilder:
         why = step_skipped("dedup") if self.dedup is not None else "no dedup"
         if why is None and len(alive) > 1:
             assert self.dedup is not None
-            dup = self.dedup.find([c.hit.text for c in alive], keys=[c.hit.chunk_id for c in alive])
+            with child_span("dedup", {"covekit.dedup.candidates": len(alive)}):
+                dup = self.dedup.find(
+                    [c.hit.text for c in alive], keys=[c.hit.chunk_id for c in alive]
+                )
             kept_now = []
             for c, d in zip(alive, dup, strict=True):
                 if d >= 0:
@@ -569,30 +581,36 @@ class ContextBuilder:
         limit = room
         repacks = 0
         cost = _Costs(self._message_cost)
-        while True:
-            packing, layout = self._pack(fixed, history_msgs, alive, limit, cost)
-            kept = [alive[i] for i in layout["evidence_kept"]]
-            conflicts = self._conflicts(kept) if step_skipped("conflicts") is None else []
-            messages, citations, evidence_shown = self._render(
-                fixed, history_msgs, layout, kept, conflicts, cost
-            )
-            costs = [cost(m) for m in messages]
-            total = sum(costs) + self._reply
-            if total <= room:
-                break
-            repacks += 1
-            if repacks > _MAX_REPACKS:
-                raise BudgetExceeded(
-                    f"the rendered context stayed above the budget after {_MAX_REPACKS} repacks "
-                    f"({total:,} > {room:,} tokens)",
-                    needed=total,
-                    available=room,
+        with child_span("pack", {"covekit.pack.room": room}) as pack_span:
+            while True:
+                packing, layout = self._pack(fixed, history_msgs, alive, limit, cost)
+                kept = [alive[i] for i in layout["evidence_kept"]]
+                conflicts = self._conflicts(kept) if step_skipped("conflicts") is None else []
+                messages, citations, evidence_shown = self._render(
+                    fixed, history_msgs, layout, kept, conflicts, cost
                 )
-            # Shrink by the overshoot, doubling each time: a packer that refills the
-            # smaller room with other blocks whose seams merge the same way cannot keep
-            # the prompt over the budget, and with no evidence left the count is exact
-            # (every other section is whole messages, counted alone).
-            limit -= (total - room) << (repacks - 1)
+                costs = [cost(m) for m in messages]
+                total = sum(costs) + self._reply
+                if total <= room:
+                    break
+                repacks += 1
+                if repacks > _MAX_REPACKS:
+                    raise BudgetExceeded(
+                        "the rendered context stayed above the budget after "
+                        f"{_MAX_REPACKS} repacks ({total:,} > {room:,} tokens)",
+                        needed=total,
+                        available=room,
+                    )
+                # Shrink by the overshoot, doubling each time: a packer that refills the
+                # smaller room with other blocks whose seams merge the same way cannot keep
+                # the prompt over the budget, and with no evidence left the count is exact
+                # (every other section is whole messages, counted alone).
+                limit -= (total - room) << (repacks - 1)
+            if pack_span is not None:
+                pack_span.set("covekit.pack.method", packing.method)
+                pack_span.set("covekit.pack.repacks", repacks)
+                pack_span.set("covekit.pack.kept", len(kept))
+                pack_span.set("covekit.context.prompt_tokens", total)
         steps.append(
             StepRecord(
                 "pack", time.perf_counter() - t, detail=f"{packing.method}, {repacks} repacks"

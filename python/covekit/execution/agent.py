@@ -54,6 +54,7 @@ from covekit.decision.deadline import Deadline
 from covekit.errors import DeadlineExceeded, InvalidInput
 from covekit.execution.tools import Tool, Toolbox, ToolResult
 from covekit.execution.verdict import Message, ModelReply, ToolCall, Verdict
+from covekit.observe.trace import child_span
 
 if TYPE_CHECKING:
     from covekit.decision.policy import Policy
@@ -496,6 +497,26 @@ class Agent:
         return results, None
 
     def _loop(
+        self,
+        messages: list[Message],
+        steps: list[AgentStep],
+        pending: tuple[ToolCall, ...],
+        deadline: Deadline | None,
+        started: float,
+    ) -> AgentRun:
+        """The loop, in an ``invoke_agent`` span when a tracer is active (the model's
+        and the tools' spans nest under it)."""
+        with child_span("invoke_agent", {"gen_ai.operation.name": "invoke_agent"}) as span:
+            run = self._steps(messages, steps, pending, deadline, started)
+            if span is not None:
+                span.set("covekit.agent.stopped", run.stopped)
+                span.set("covekit.agent.steps", len(run.steps))
+                span.set("gen_ai.usage.input_tokens", run.prompt_tokens)
+                span.set("gen_ai.usage.output_tokens", run.completion_tokens)
+                span.set("covekit.cost_usd", run.cost)
+            return run
+
+    def _steps(
         self,
         messages: list[Message],
         steps: list[AgentStep],

@@ -48,6 +48,7 @@ from covekit.execution.verdict import (
     Verdict,
     Violation,
 )
+from covekit.observe.trace import child_span
 
 if TYPE_CHECKING:
     from covekit.decision.policy import Policy
@@ -452,10 +453,31 @@ class Contract:
         a server that overruns its cap, as llama-cpp-python's may by up to 3 tokens on
         multibyte text, is charged what it reports and the next cap is smaller).
 
+        Traced (when a tracer is active): a ``contract.enforce`` span, one child per
+        attempt named after its step (``contract.first``, ``contract.reask``,
+        ``contract.fallback``) and, in each, a ``validate`` span with the verdict.
+
         Raises:
             ContractError: the policy said ``raise``, or the attempts, steps or budget
                 ran out before an output passed.
         """
+        with child_span("contract.enforce") as span:
+            result = self._enforce(model, messages, context)
+            if span is not None:
+                span.set("covekit.contract.ok", result.ok)
+                span.set("covekit.contract.attempts", len(result.attempts))
+                if result.refused or result.escalated:
+                    span.set("covekit.contract.outcome",
+                             "refused" if result.refused else "escalated")  # fmt: skip
+                    span.set("covekit.contract.reason", result.reason)
+            return result
+
+    def _enforce(
+        self,
+        model: Model | Callable[..., Any],
+        messages: Sequence[Message],
+        context: Sequence[Any] | None,
+    ) -> Enforced:
         if not callable(model):
             raise InvalidInput("model must be callable: messages -> text")
         original = tuple(dict(m) for m in messages)
@@ -608,6 +630,28 @@ class Contract:
         step: Literal["first", "reask", "fallback"],
         index: int,
     ) -> Attempt:
+        with child_span(f"contract.{step}") as span:
+            attempt = self._attempt(model, convo, cap, step, index)
+            if span is not None:
+                span.set("covekit.contract.step", step)
+                span.set("covekit.contract.attempt", index)
+                span.set("covekit.contract.model", attempt.model)
+                if attempt.prompt_tokens is not None:
+                    span.set("gen_ai.usage.input_tokens", attempt.prompt_tokens)
+                if attempt.completion_tokens is not None:
+                    span.set("gen_ai.usage.output_tokens", attempt.completion_tokens)
+                if attempt.cost is not None:
+                    span.set("covekit.cost_usd", attempt.cost)
+            return attempt
+
+    def _attempt(
+        self,
+        model: Callable[..., Any],
+        convo: list[Message],
+        cap: int | None,
+        step: Literal["first", "reask", "fallback"],
+        index: int,
+    ) -> Attempt:
         raw = model(list(convo), max_tokens=cap) if cap is not None else model(list(convo))
         reply = _as_reply(raw)
         prompt, completion, cost = reply.prompt_tokens, reply.completion_tokens, reply.cost
@@ -621,9 +665,14 @@ class Contract:
             b = self.budget
             if cost is None and b.can_price():
                 cost = b.cost(prompt, completion, cached)
-        return Attempt(
-            index, step, _name(model), reply.text, self.check(reply.text), prompt, completion, cost
-        )
+        with child_span("validate") as span:
+            verdict = self.check(reply.text)
+            if span is not None:
+                span.set("covekit.contract.ok", verdict.ok)
+                errs = [f"{v.kind} {v.path or '(root)'}: {v.source}" for v in verdict.errors]
+                span.set("covekit.contract.violations", errs[:10])
+                span.set("covekit.contract.repairs", [str(r.kind) for r in verdict.repairs])
+        return Attempt(index, step, _name(model), reply.text, verdict, prompt, completion, cost)
 
     # --------------------------------------------------------------------- streaming
     def stream(self) -> ContractStream:

@@ -54,6 +54,7 @@ from covekit.errors import (
 from covekit.execution.model import ModelBase, StreamEvent
 from covekit.execution.retry import RetryPolicy, parse_retry_after
 from covekit.execution.verdict import Message, ModelReply, ToolCall
+from covekit.observe.trace import Span, child_span
 
 if TYPE_CHECKING:
     import httpx
@@ -394,6 +395,22 @@ def assemble_stream(chunks: Iterable[bytes], url: str = "") -> tuple[list[str], 
     return deltas, assembler.finish()
 
 
+def _trace_reply(span: Span, reply: ModelReply) -> None:
+    """The reply's usage and model on its chat span (no content)."""
+    if reply.prompt_tokens is not None:
+        span.set("gen_ai.usage.input_tokens", reply.prompt_tokens)
+    if reply.completion_tokens is not None:
+        span.set("gen_ai.usage.output_tokens", reply.completion_tokens)
+    if reply.cached_prompt_tokens is not None:
+        span.set("gen_ai.usage.cache_read.input_tokens", reply.cached_prompt_tokens)
+    if reply.model:
+        span.set("gen_ai.response.model", reply.model)
+    if reply.finish_reason:
+        span.set("gen_ai.response.finish_reasons", [reply.finish_reason])
+    if reply.tool_calls:
+        span.set("covekit.tool_calls", len(reply.tool_calls))
+
+
 class OpenAIChatModel(ModelBase):
     """A chat model behind an OpenAI-compatible server (see the module docs).
 
@@ -703,10 +720,55 @@ class OpenAIChatModel(ModelBase):
         """One chat completion (see :class:`~covekit.ModelBase` for the parameters;
         ``sample`` only names the repeat for a cache and is not sent).
 
+        Traced (when a tracer is active): a ``chat <model>`` span with the
+        ``gen_ai.*`` request and usage attributes (cached input tokens in
+        ``gen_ai.usage.cache_read.input_tokens``).
+
         >>> import covekit
         >>> covekit.OpenAIChatModel("http://h/v1", "m").complete.__name__
         'complete'
         """
+        with child_span(f"chat {self.model}", self._span_attributes(max_tokens)) as span:
+            reply = self._complete(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=seed,
+                stop=stop,
+                deadline=deadline,
+            )
+            if span is not None:
+                _trace_reply(span, reply)
+            return reply
+
+    def _span_attributes(self, max_tokens: int | None) -> dict[str, Any]:
+        provider = "openai" if "api.openai.com" in self.base_url else "openai_compatible"
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": self.model,
+            "server.address": self.base_url,
+        }
+        if max_tokens is not None:
+            attrs["gen_ai.request.max_tokens"] = max_tokens
+        return attrs
+
+    def _complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None,
+        tool_choice: Any,
+        response_format: Mapping[str, Any] | None,
+        max_tokens: int | None,
+        temperature: float | None,
+        seed: int | None,
+        stop: Sequence[str] | None,
+        deadline: Deadline | None,
+    ) -> ModelReply:
         import httpx
 
         payload = self._body(
@@ -756,6 +818,15 @@ class OpenAIChatModel(ModelBase):
         >>> asyncio.iscoroutinefunction(covekit.OpenAIChatModel.acomplete)
         True
         """
+        with child_span(
+            f"chat {self.model}", self._span_attributes(params.get("max_tokens"))
+        ) as span:
+            reply = await self._acomplete(messages, params)
+            if span is not None:
+                _trace_reply(span, reply)
+            return reply
+
+    async def _acomplete(self, messages: Sequence[Message], params: dict[str, Any]) -> ModelReply:
         import httpx
 
         deadline = params.pop("deadline", None)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc as cabc
 import contextlib
+import contextvars
 import dataclasses
 import difflib
 import enum
@@ -77,6 +78,7 @@ from covekit.errors import (
 )
 from covekit.execution.approval import ApprovalQueue, open_sqlite
 from covekit.execution.verdict import ToolCall
+from covekit.observe.trace import child_span, current_tracer
 
 if TYPE_CHECKING:
     from covekit.decision.deadline import Deadline
@@ -980,8 +982,12 @@ class _Run:
         self.exc: BaseException | None = None
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[_Run], None]] = []
+        ctx = contextvars.copy_context()  # the caller's current span goes with the tool
         threading.Thread(
-            target=self._target, args=(fn, kwargs), name=f"covekit-tool-{name}", daemon=True
+            target=ctx.run,
+            args=(self._target, fn, kwargs),
+            name=f"covekit-tool-{name}",
+            daemon=True,
         ).start()
 
     def _target(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
@@ -1186,7 +1192,46 @@ class Toolbox:
         >>> r = covekit.Toolbox([slow]).run(covekit.ToolCall("c1", "slow", "{}"))
         >>> r.status, r.error
         ('timeout', 'slow did not return within 0.05 s')
+
+        Traced (when a tracer is active): an ``execute_tool <name>`` span with
+        ``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``covekit.tool.status`` and, when
+        the tracer records content, the arguments and the result (the tool runs in the
+        caller's context, so its own spans nest under it).
         """
+        call = _as_call(call)
+        attrs = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": call.name,
+            "gen_ai.tool.call.id": call.id,
+        }
+        with child_span(f"execute_tool {call.name}", attrs) as span:
+            result = self._run(
+                call, key=key, derive_key=derive_key, approval_timeout=approval_timeout,
+                deadline=deadline,
+            )  # fmt: skip
+            if span is not None:
+                span.set("covekit.tool.status", result.status)
+                span.set("covekit.tool.attempts", result.attempts)
+                span.set("covekit.tool.replayed", result.replayed)
+                if result.status in ("error", "timeout", "invalid_arguments", "unknown_tool"):
+                    span.set("error.type", result.status)
+                    span.status = "ERROR"
+                tracer = current_tracer()
+                if tracer is not None and tracer.records_content:
+                    span.set("gen_ai.tool.call.arguments", call.arguments)
+                    span.set("gen_ai.tool.call.result",
+                             result.value if result.ok else result.error)  # fmt: skip
+            return result
+
+    def _run(
+        self,
+        call: ToolCall,
+        *,
+        key: str | None,
+        derive_key: bool | None,
+        approval_timeout: float | None,
+        deadline: Deadline | None,
+    ) -> ToolResult:
         started = time.perf_counter()
         call = _as_call(call)
         if key is not None and (not isinstance(key, str) or not key):

@@ -27,7 +27,13 @@ __all__ = ["SpanSink"]
 
 @runtime_checkable
 class SpanSink(Protocol):
-    """Receives finished spans (see the module docs)."""
+    """Receives finished spans (see the module docs); structural, so any object with
+    ``export`` and ``shutdown`` is one.
+
+    >>> import covekit
+    >>> isinstance(covekit.SQLiteTraceStore(":memory:"), SpanSink)
+    True
+    """
 
     def export(self, spans: Sequence[Span]) -> None:
         """Takes the finished spans of one trace. Must return quickly (queue the work)
