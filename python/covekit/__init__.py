@@ -9,6 +9,7 @@ from covekit import decision as decision
 from covekit import errors as errors
 from covekit import evals as evals
 from covekit import hash as hash
+from covekit import observe as observe
 from covekit.data.bm25 import Analyzer as Analyzer
 from covekit.data.bm25 import BM25Index as BM25Index
 from covekit.data.cache import CacheHit as CacheHit
@@ -140,6 +141,10 @@ from covekit.execution.verdict import StreamVerdict as StreamVerdict
 from covekit.execution.verdict import ToolCall as ToolCall
 from covekit.execution.verdict import Verdict as Verdict
 from covekit.execution.verdict import Violation as Violation
+from covekit.observe.export import OTLPExporter as OTLPExporter
+from covekit.observe.privacy import ContentPolicy as ContentPolicy
+from covekit.observe.sink import SpanSink as SpanSink
+from covekit.observe.store import SQLiteTraceStore as SQLiteTraceStore
 from covekit.observe.trace import Span as Span
 from covekit.observe.trace import Trace as Trace
 from covekit.observe.trace import Tracer as Tracer
@@ -175,6 +180,7 @@ __all__ = [
     "Citation",
     "ConfidenceSignals",
     "Conflict",
+    "ContentPolicy",
     "Context",
     "ContextBuilder",
     "ContextManifest",
@@ -209,6 +215,7 @@ __all__ = [
     "ModelReply",
     "NearDuplicates",
     "Normalization",
+    "OTLPExporter",
     "OpenAIChatModel",
     "OpenAICompatibleEmbedder",
     "Packing",
@@ -234,6 +241,7 @@ __all__ = [
     "Router",
     "RouterReport",
     "Rule",
+    "SQLiteTraceStore",
     "Schema",
     "SchemaStream",
     "SchemaViolation",
@@ -246,6 +254,7 @@ __all__ = [
     "SignalScore",
     "Skipped",
     "Span",
+    "SpanSink",
     "StreamEvent",
     "StreamState",
     "StreamVerdict",
@@ -281,6 +290,7 @@ __all__ = [
     "list_encodings",
     "load_documents",
     "normalize_text",
+    "observe",
     "pack",
     "parse_freshness",
     "reliability_table",
