@@ -138,18 +138,30 @@ def brute_force(inst: Instance) -> list[float] | None:
     return best
 
 
+def _subset_sums(values: np.ndarray) -> np.ndarray:
+    """``out[mask]`` = the sum of ``values[i]`` over the bits ``i`` set in ``mask``, for
+    every mask of ``len(values)`` bits, by doubling (bit ``i`` is the high bit of step
+    ``i``): O(2**n) work, no 2**n x n matrix."""
+    out = np.zeros(1, dtype=values.dtype)
+    for v in values:
+        out = np.concatenate([out, out + v])
+    return out
+
+
 def brute_force_whole(inst: Instance) -> list[float] | None:
     """The optimum over every subset, vectorized (whole items, n <= 20)."""
     n = len(inst.tokens)
-    masks = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
     req = np.array(inst.required, dtype=bool)
-    ok = (masks[:, req] == 1).all(axis=1) if req.any() else np.ones(len(masks), bool)
+    ok = np.ones(2**n, dtype=bool)
+    if req.any():  # every required item is in the mask
+        ok &= _subset_sums(req.astype(np.int64)) == int(req.sum())
     tokens = np.array(inst.tokens, dtype=np.int64)
-    total = np.zeros(len(masks), dtype=np.int64)
+    section = np.array(inst.section, dtype=np.int64)
+    total = np.zeros(2**n, dtype=np.int64)
     for s, sec in enumerate(inst.sections):
-        in_s = np.array(inst.section, dtype=np.int64) == s
-        content = masks[:, in_s] @ tokens[in_s]
-        count = masks[:, in_s].sum(axis=1)
+        in_s = section == s
+        content = _subset_sums(np.where(in_s, tokens, 0))
+        count = _subset_sums(in_s.astype(np.int64))
         t = content + np.where(count > 0, sec.overhead, 0)
         total += t
         if sec.max_tokens is not None:
@@ -160,17 +172,19 @@ def brute_force_whole(inst: Instance) -> list[float] | None:
         for g in {x for x in inst.groups if x is not None}:
             in_g = np.array([x == g for x in inst.groups], dtype=bool)
             n_req = int((in_g & req).sum())
-            ok &= masks[:, in_g & ~req].sum(axis=1) <= max(0, inst.group_cap - n_req)
+            optional = _subset_sums((in_g & ~req).astype(np.int64))
+            ok &= optional <= max(0, inst.group_cap - n_req)
     if not ok.any():
         return None
     cand = np.flatnonzero(ok)
     util = np.array(inst.utility, dtype=np.float64)
     for lv in range(len(inst.levels)):
         at = np.array([inst.level(i) == lv for i in range(n)], dtype=bool)
-        v = masks[cand][:, at] @ util[at]
+        v = _subset_sums(np.where(at, util, 0.0))[cand]
         top = v.max()
         cand = cand[v >= top - TOL * (1 + abs(top))]
-    return inst.values(masks[cand[0]] * tokens)
+    mask = (cand[0] >> np.arange(n)) & 1
+    return inst.values(mask * tokens)
 
 
 def reference_greedy_by_score(inst: Instance) -> list[int]:
