@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +24,13 @@ from pathlib import Path
 import httpx
 import pytest
 import tiny_gguf
+from server_process import free_port, stop, tail
 
 #: The name the server gives the model (``--model_alias``), echoed in every reply.
 MODEL_NAME = "tiny"
 #: The longest wait for the server to answer (importing llama_cpp and loading the model
 #: take about a second on an idle machine; a loaded CI box can be much slower).
 START_TIMEOUT_S = 120.0
-_LOG_TAIL = 4000  # characters of the server's log quoted in a failure
 
 
 @dataclass(frozen=True)
@@ -53,30 +52,6 @@ class LlamaServer:
 def available() -> bool:
     """Whether ``llama_cpp`` is installed (without importing it)."""
     return importlib.util.find_spec("llama_cpp") is not None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return text[-_LOG_TAIL:] if len(text) > _LOG_TAIL else text
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _start(model_path: Path, log_path: Path, port: int, n_ctx: int) -> subprocess.Popen[bytes]:
@@ -129,7 +104,7 @@ def serve(workdir: Path, *, attempts: int = 3, n_ctx: int = 512) -> Iterator[Lla
     model_path = tiny_gguf.write_tiny_llama(workdir / "tiny.gguf")
     why = ""
     for attempt in range(attempts):
-        port = _free_port()
+        port = free_port()
         log_path = workdir / f"server-{attempt}.log"
         base_url = f"http://127.0.0.1:{port}/v1"
         t0 = time.monotonic()
@@ -142,10 +117,10 @@ def serve(workdir: Path, *, attempts: int = 3, n_ctx: int = 512) -> Iterator[Lla
                 )
                 return
         finally:
-            _stop(proc)
-        log = _tail(log_path)
+            stop(proc, timeout=10)
+        log = tail(log_path)
         if "address already in use" not in log.lower():
             break
     pytest.fail(
-        f"llama.cpp's server did not start: {why}. Its log:\n{_tail(log_path)}", pytrace=False
+        f"llama.cpp's server did not start: {why}. Its log:\n{tail(log_path)}", pytrace=False
     )

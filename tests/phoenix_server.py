@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,11 +29,11 @@ from typing import Any
 
 import httpx
 import pytest
+from server_process import free_port, stop, tail
 
 #: The longest wait for the server to answer: Phoenix creates its database (migrations)
 #: on the first start, about 15 s on an idle 2-core machine; a loaded box is slower.
 START_TIMEOUT_S = 180.0
-_LOG_TAIL = 4000  # characters of the server's log quoted in a failure
 
 
 @dataclass(frozen=True)
@@ -112,30 +111,6 @@ def available() -> bool:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return text[-_LOG_TAIL:] if len(text) > _LOG_TAIL else text
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
 def _start(workdir: Path, log_path: Path, port: int, grpc_port: int) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
@@ -184,9 +159,9 @@ def serve(workdir: Path, *, attempts: int = 3) -> Iterator[PhoenixServer]:
     why = ""
     log_path = workdir / "phoenix-0.log"
     for attempt in range(attempts):
-        port, grpc_port = _free_port(), _free_port()
+        port, grpc_port = free_port(), free_port()
         while grpc_port == port:
-            grpc_port = _free_port()
+            grpc_port = free_port()
         home = workdir / f"phoenix-{attempt}"
         home.mkdir(parents=True, exist_ok=True)
         log_path = workdir / f"phoenix-{attempt}.log"
@@ -199,7 +174,7 @@ def serve(workdir: Path, *, attempts: int = 3) -> Iterator[PhoenixServer]:
                 yield PhoenixServer(url, port, grpc_port, home, log_path, time.monotonic() - t0)
                 return
         finally:
-            _stop(proc)
-        if "address already in use" not in _tail(log_path).lower():
+            stop(proc)
+        if "address already in use" not in tail(log_path).lower():
             break
-    pytest.fail(f"Phoenix did not start: {why}. Its log:\n{_tail(log_path)}", pytrace=False)
+    pytest.fail(f"Phoenix did not start: {why}. Its log:\n{tail(log_path)}", pytrace=False)
